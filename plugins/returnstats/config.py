@@ -1,0 +1,86 @@
+"""Every setting of returnstats and its default, read from the environment in one place.
+
+Secrets (the pseudonymisation key, SMTP) are not settings: the DAG fetches them from
+Airflow connections or variables and passes them in.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INCLUDE = REPO_ROOT / "include"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what a reader accepts (SPEC §3.1); a package past one is rejected."""
+
+    zip_max_entries: int = 16
+    zip_max_total_bytes: int = 2 * 1024**3
+    zip_max_ratio: float = 200.0
+    field_max_bytes: int = 64 * 1024
+    json_max_depth: int = 32
+    manifest_max_bytes: int = 1024**2
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing: Path
+    warehouse: Path
+    output: Path
+    staging: Path
+    """Restricted zone: staged records with personal data, linkage state. Never published."""
+    campaign_start: date
+    limits: Limits = field(default_factory=Limits)
+    suppression_threshold: int = 5
+    recipients: tuple[str, ...] = ()
+    mail_from: str = "returnstats@localhost"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.landing, self.warehouse, self.output, self.staging):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def load_settings() -> Settings:
+    """Settings from `RETURNSTATS_*` environment variables, with working local defaults."""
+    data = _env_path("RETURNSTATS_DATA", REPO_ROOT / "data")
+    limits = Limits(
+        zip_max_entries=_env_int("RETURNSTATS_ZIP_MAX_ENTRIES", Limits.zip_max_entries),
+        zip_max_total_bytes=_env_int("RETURNSTATS_ZIP_MAX_TOTAL_BYTES", Limits.zip_max_total_bytes),
+        zip_max_ratio=float(os.environ.get("RETURNSTATS_ZIP_MAX_RATIO", Limits.zip_max_ratio)),
+        field_max_bytes=_env_int("RETURNSTATS_FIELD_MAX_BYTES", Limits.field_max_bytes),
+        json_max_depth=_env_int("RETURNSTATS_JSON_MAX_DEPTH", Limits.json_max_depth),
+        manifest_max_bytes=_env_int("RETURNSTATS_MANIFEST_MAX_BYTES", Limits.manifest_max_bytes),
+    )
+    recipients = tuple(
+        r.strip()
+        for r in os.environ.get("RETURNSTATS_RECIPIENTS", "bulletin@localhost").split(",")
+        if r.strip()
+    )
+    return Settings(
+        landing=_env_path("RETURNSTATS_LANDING", data / "landing"),
+        warehouse=_env_path("RETURNSTATS_WAREHOUSE", data / "warehouse"),
+        output=_env_path("RETURNSTATS_OUTPUT", data / "output"),
+        staging=_env_path("RETURNSTATS_STAGING", data / "staging"),
+        campaign_start=date.fromisoformat(
+            os.environ.get("RETURNSTATS_CAMPAIGN_START", "2020-02-10")
+        ),
+        limits=limits,
+        suppression_threshold=_env_int("RETURNSTATS_SUPPRESSION_THRESHOLD", 5),
+        recipients=recipients,
+        mail_from=os.environ.get("RETURNSTATS_MAIL_FROM", "returnstats@localhost"),
+    )

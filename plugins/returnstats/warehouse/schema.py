@@ -1,0 +1,152 @@
+"""The warehouse contract of SPEC §6: one schema per table, used by the writer, the tests
+and the column dictionary in the docs.
+
+`as_of` is the partition key: it lives in the directory name (`as_of=YYYY-MM-DD`), not in
+the Parquet files, and readers get it back through hive partitioning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    description: str
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    grain: tuple[str, ...]
+    columns: tuple[Column, ...]
+    description: str
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.type) for c in self.columns])
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _c(name: str, type_: pa.DataType, description: str) -> Column:
+    return Column(name, type_, description)
+
+
+_I = pa.int64()
+_S = pa.string()
+_D = pa.date32()
+
+NATIONAL_SUMMARY = Table(
+    "national_summary",
+    ("as_of", "date"),
+    (
+        _c("date", _D, "Day the figures are for (campaign start to as_of)."),
+        _c("returns_new", _I, "Persons whose return_date is this date."),
+        _c("returns_cumulative", _I, "Persons whose return_date is on or before this date."),
+        _c("returns_cumulative_special_train", _I, "Cumulative returns by special train."),
+        _c("returns_cumulative_chartered_bus", _I, "Cumulative returns by chartered bus."),
+        _c("returns_cumulative_train_carriage", _I, "Cumulative returns in reserved train carriages."),
+        _c("returns_cumulative_charter_flight", _I, "Cumulative returns by charter flight."),
+        _c("cross_province_new", _I, "New returns whose origin province differs from the destination."),
+        _c("cross_province_cumulative", _I, "Cumulative cross-province returns."),
+        _c("key_enterprises_resolved_cumulative", _I,
+           "Distinct key enterprises whose latest record dated <= date has workers_supplied >= labour_gap."),
+        _c("provinces_reporting", _I, "Provinces with an accepted package for this report date."),
+    ),
+    "National daily figures, one row per date, per vintage (as_of).",
+)
+
+RETURNS_DAILY = Table(
+    "returns_daily",
+    ("as_of", "date", "origin_province", "destination_province", "mode"),
+    (
+        _c("date", _D, "Return date."),
+        _c("origin_province", _S, "Two-digit code of the origin province (from origin_county)."),
+        _c("destination_province", _S, "Two-digit code of the destination province."),
+        _c("mode", _S, "special_train, chartered_bus, train_carriage or charter_flight."),
+        _c("workers_new", _I, "Persons returned on this date along this flow by this mode."),
+    ),
+    "New returns by date, origin, destination and mode (non-zero cells only).",
+)
+
+ENTERPRISES_DAILY = Table(
+    "enterprises_daily",
+    ("as_of", "date", "province"),
+    (
+        _c("date", _D, "Status date."),
+        _c("province", _S, "Province whose package reported the enterprise."),
+        _c("key_enterprises_reported", _I, "Key enterprises with a record dated <= date."),
+        _c("key_enterprises_resolved_cumulative", _I,
+           "Of those, enterprises whose latest record has workers_supplied >= labour_gap."),
+        _c("labour_gap_total", _I, "Sum of labour_gap over their latest records."),
+        _c("workers_supplied_total", _I, "Sum of workers_supplied over their latest records."),
+    ),
+    "Key enterprises by date and reporting province.",
+)
+
+PERSON_RETURNS = Table(
+    "person_returns",
+    ("as_of", "person_key"),
+    (
+        _c("person_key", _S, "Keyed hash (HMAC-SHA256) of the person; no personal data."),
+        _c("return_date", _D, "Earliest arrival_date of the person's records."),
+        _c("mode", _S, "From the sending province's record, else the earliest record."),
+        _c("origin_province", _S, "First two digits of origin_county."),
+        _c("origin_county", _S, "GB/T 2260 county code, from the sending province's record."),
+        _c("destination_province", _S, "From the receiving province's record when there is one."),
+        _c("employer_uscc", _S, "Employer credit code, from the receiving province's record."),
+        _c("n_records", _I, "Accepted worker records linked to the person."),
+        _c("source_records", pa.list_(_S),
+           "Lineage: <province>/<YYYYMMDD>/v<version>/<record_id> of each record."),
+    ),
+    "One row per deduplicated person returned as of the vintage.",
+)
+
+QUARANTINE = Table(
+    "quarantine",
+    ("as_of", "package", "file", "row_number"),
+    (
+        _c("package", _S, "Package name, <province>_<YYYYMMDD>_v<N>."),
+        _c("file", _S, "File name inside the package."),
+        _c("row_number", _I, "Data row number from 1, header excluded."),
+        _c("report_date", _D, "Report date of the package."),
+        _c("province", _S, "Province of the package."),
+        _c("version", _I, "Package version."),
+        _c("record_id", _S, "record_id of the row (for enterprise rows: the USCC as given)."),
+        _c("rule", _S, "Stable rule id, e.g. worker.mode.unknown."),
+        _c("severity", _S, "error (record quarantined) or warning (record kept, flagged)."),
+        _c("detail", _S, "What was wrong, without personal data."),
+    ),
+    "Record-level findings: errors (quarantined rows) and warnings (flagged rows).",
+)
+
+LEDGER = Table(
+    "ledger",
+    ("as_of", "package", "file"),
+    (
+        _c("package", _S, "Package name, <province>_<YYYYMMDD>_v<N>."),
+        _c("file", _S, "File name inside the package (manifest.json when none could be read)."),
+        _c("report_date", _D, "Report date of the package."),
+        _c("province", _S, "Province of the package."),
+        _c("version", _I, "Package version."),
+        _c("status", _S, "accepted, rejected or superseded."),
+        _c("rows_received", _I, "Data rows in the file."),
+        _c("rows_accepted", _I, "Rows accepted (warnings included)."),
+        _c("rows_quarantined", _I, "Rows quarantined by an error rule."),
+        _c("rows_merged", _I, "Accepted worker rows that joined an already known person."),
+        _c("reason", _S, "Rule id and detail of a rejection, or what superseded the package."),
+    ),
+    "Where every received row ended, per package file.",
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (NATIONAL_SUMMARY, RETURNS_DAILY, ENTERPRISES_DAILY, PERSON_RETURNS, QUARANTINE, LEDGER)
+}
