@@ -1,0 +1,173 @@
+"""End to end: the real DAG, run by Airflow's `dag.test()` for three as-of days on generated
+reports, checked against the sample generator's ground truth (never against numbers the
+pipeline produced)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+import duckdb
+import pandas as pd
+import pytest
+
+from returnstats.sample import deliver, generate
+from returnstats.warehouse.schema import TABLES
+
+START = date(2020, 2, 17)
+DAYS = 3
+LAST = START + timedelta(days=DAYS - 1)
+RETURNS_TOLERANCE = 0.01  # relative; linkage is probabilistic (SPEC §4)
+EXACT_FIGURES = ["key_enterprises_resolved_cumulative", "provinces_reporting"]
+RETURN_FIGURES = [
+    "returns_new", "returns_cumulative", "returns_cumulative_special_train",
+    "returns_cumulative_chartered_bus", "returns_cumulative_train_carriage",
+    "returns_cumulative_charter_flight", "cross_province_new", "cross_province_cumulative",
+]
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(airflow_db, dagbag, tmp_path_factory):
+    """Generate three days of reports, then run the DAG for each as-of day in order."""
+    root = tmp_path_factory.mktemp("e2e")
+    sample = root / "sample"
+    generate(out=sample, start=START, days=DAYS, persons_per_day=1500, seed=11,
+             campaign_start=date(2020, 2, 10))
+    env = {
+        "RETURNSTATS_LANDING": root / "landing",
+        "RETURNSTATS_STAGING": root / "staging",
+        "RETURNSTATS_WAREHOUSE": root / "warehouse",
+        "RETURNSTATS_OUTPUT": root / "output",
+        "RETURNSTATS_CAMPAIGN_START": "2020-02-10",
+    }
+    mp = pytest.MonkeyPatch()
+    for name, value in env.items():
+        mp.setenv(name, str(value))
+    mp.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+    dag = dagbag.dags["return_to_work_daily"]
+    states = {}
+    for i in range(DAYS):
+        as_of = START + timedelta(days=i)
+        deliver(sample=sample, landing=root / "landing", through=as_of)
+        run = dag.test(logical_date=datetime(as_of.year, as_of.month, as_of.day, tzinfo=timezone.utc))
+        states[as_of] = str(run.state)
+    yield {"root": root, "sample": sample, "states": states}
+    mp.undo()
+
+
+def _warehouse(run) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(run["root"] / "warehouse" / "warehouse.duckdb"), read_only=True)
+
+
+def _truth(run, name: str) -> pd.DataFrame:
+    return pd.read_csv(run["sample"] / "truth" / name, dtype=str, keep_default_na=False)
+
+
+def test_every_day_runs_to_success(pipeline_run):
+    assert set(pipeline_run["states"].values()) == {"success"}, pipeline_run["states"]
+
+
+def test_every_table_and_column_of_the_contract_exists(pipeline_run):
+    con = _warehouse(pipeline_run)
+    for table in TABLES.values():
+        for view in (table.name, f"latest_{table.name}"):
+            columns = [row[0] for row in con.execute(f"describe {view}").fetchall()]
+            assert set(table.column_names) | {"as_of"} <= set(columns), view
+
+
+def test_national_summary_matches_the_truth(pipeline_run):
+    con = _warehouse(pipeline_run)
+    published = con.execute("select * from national_summary").df()
+    truth = _truth(pipeline_run, "national_summary.csv")
+    truth["as_of"] = pd.to_datetime(truth["as_of"]).dt.date
+    truth["date"] = pd.to_datetime(truth["date"]).dt.date
+    published["as_of"] = pd.to_datetime(published["as_of"]).dt.date
+    published["date"] = pd.to_datetime(published["date"]).dt.date
+    merged = truth.merge(published, on=["as_of", "date"], suffixes=("_true", ""), how="left",
+                         validate="one_to_one")
+    assert merged["returns_new"].notna().all(), "a (as_of, date) of the truth was not published"
+    for figure in EXACT_FIGURES:
+        mismatch = merged[merged[f"{figure}_true"].astype("int64") != merged[figure]]
+        assert mismatch.empty, mismatch[["as_of", "date", f"{figure}_true", figure]]
+    for figure in RETURN_FIGURES:
+        true = merged[f"{figure}_true"].astype("int64")
+        error = (merged[figure] - true).abs() / true.clip(lower=1)
+        worst = merged.loc[error.idxmax()]
+        assert error.max() <= RETURNS_TOLERANCE, (figure, worst["as_of"], worst["date"],
+                                                  worst[f"{figure}_true"], worst[figure])
+
+
+def test_every_planted_record_error_is_quarantined_with_its_rule(pipeline_run):
+    con = _warehouse(pipeline_run)
+    quarantined = con.execute(
+        "select package, file, row_number, rule from latest_quarantine"
+    ).df()
+    found = set(zip(quarantined["package"], quarantined["file"],
+                    quarantined["row_number"].astype(int), quarantined["rule"]))
+    planted = _truth(pipeline_run, "planted_record_errors.csv")
+    rejected = set(con.execute(
+        "select package from latest_ledger where status <> 'accepted'").df()["package"])
+    missing = [
+        (row.package, row.file, int(row.row_number), row.rule)
+        for row in planted.itertuples()
+        if row.package not in rejected
+        and (row.package, row.file, int(row.row_number), row.rule) not in found
+    ]
+    assert planted.shape[0] > 0
+    assert missing == []
+
+
+def test_every_planted_package_fault_is_rejected_with_its_reason(pipeline_run):
+    con = _warehouse(pipeline_run)
+    ledger = con.execute("select package, status, reason from latest_ledger").df()
+    planted = _truth(pipeline_run, "planted_package_faults.csv")
+    assert planted.shape[0] > 0
+    for fault in planted.itertuples():
+        rows = ledger[ledger["package"] == fault.package]
+        assert not rows.empty, f"{fault.package} missing from the ledger"
+        assert set(rows["status"]) == {"rejected"}, (fault.package, set(rows["status"]))
+        assert rows["reason"].str.startswith(fault.reason).all(), (fault.package, rows["reason"].tolist())
+
+
+def test_ledger_balances_and_matches_the_truth(pipeline_run):
+    con = _warehouse(pipeline_run)
+    ledger = con.execute("select * from latest_ledger").df()
+    accepted = ledger[ledger["status"] == "accepted"]
+    assert (accepted["rows_received"] == accepted["rows_accepted"] + accepted["rows_quarantined"]).all()
+    assert (ledger.loc[ledger["status"] != "accepted", "rows_accepted"] == 0).all()
+    truth = _truth(pipeline_run, "ledger.csv")
+    for column in ("rows_received", "rows_accepted", "rows_quarantined"):
+        truth[column] = truth[column].astype("int64")
+    merged = truth.merge(ledger, on=["package", "file"], suffixes=("_true", ""), how="left")
+    assert merged["status"].notna().all(), merged[merged["status"].isna()]["package"].tolist()
+    for column in ("status", "rows_received", "rows_accepted", "rows_quarantined"):
+        bad = merged[merged[f"{column}_true"] != merged[column]]
+        assert bad.empty, bad[["package", "file", f"{column}_true", column]]
+
+
+def test_bulletins_are_written_and_mailed_to_the_outbox(pipeline_run):
+    output = pipeline_run["root"] / "output"
+    directory = output / "bulletins" / LAST.isoformat()
+    for name in ("bulletin.zh.html", "bulletin.en.html", "bulletin.zh.txt", "bulletin.en.txt"):
+        assert (directory / name).stat().st_size > 0, name
+    assert (output / "outbox" / f"{LAST.isoformat()}.eml").exists()
+
+
+def test_no_personal_data_reaches_the_warehouse_or_the_bulletin(pipeline_run):
+    staged = pd.concat(
+        pd.read_parquet(path, columns=["name", "id_number", "phone"])
+        for path in (pipeline_run["root"] / "staging" / "packages").glob("*/workers.parquet")
+    )
+    secrets = {v for column in ("id_number", "phone", "name")
+               for v in staged[column].dropna().astype(str).unique() if len(v) >= 3}
+    assert len(secrets) > 1000
+    con = _warehouse(pipeline_run)
+    published: set[str] = set()
+    for table in TABLES.values():
+        frame = con.execute(f"select * from {table.name}").df()
+        for column in frame.columns:
+            values = frame[column].explode() if column == "source_records" else frame[column]
+            published.update(values.dropna().astype(str))
+    assert published.isdisjoint(secrets)
+    bulletin_text = "".join(
+        path.read_text(encoding="utf-8")
+        for path in (pipeline_run["root"] / "output" / "bulletins").rglob("*.txt"))
+    assert [v for v in secrets if v in bulletin_text] == []
