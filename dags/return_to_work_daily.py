@@ -27,7 +27,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pendulum
-
 from airflow.sdk import dag, get_current_context, task
 
 PROVINCE_CODES = [
@@ -77,7 +76,6 @@ def return_to_work_daily():
     def link_persons(ingested: list[dict]) -> dict:
         """Link the accepted worker records of all active packages into persons."""
         from airflow.sdk import Variable
-
         from returnstats.linkage.keys import resolve_key
         from returnstats.linkage.run import link_as_of
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +30,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState
-
     from returnstats.config import load_settings
 
     settings = load_settings()
@@ -48,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                 check=True,
             )
         run = dag.test(
-            logical_date=datetime(as_of.year, as_of.month, as_of.day, tzinfo=timezone.utc),
+            logical_date=datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC),
             run_conf={"force_send": args.force_send},
         )
         if run.state != DagRunState.SUCCESS:

@@ -4,11 +4,11 @@ pipeline produced)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+
 import duckdb
 import pandas as pd
 import pytest
-
 from returnstats.sample import deliver, generate
 from returnstats.warehouse.schema import TABLES
 
@@ -47,7 +47,7 @@ def pipeline_run(airflow_db, dagbag, tmp_path_factory):
     for i in range(DAYS):
         as_of = START + timedelta(days=i)
         deliver(sample=sample, landing=root / "landing", through=as_of)
-        run = dag.test(logical_date=datetime(as_of.year, as_of.month, as_of.day, tzinfo=timezone.utc))
+        run = dag.test(logical_date=datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC))
         states[as_of] = str(run.state)
     yield {"root": root, "sample": sample, "states": states}
     mp.undo()

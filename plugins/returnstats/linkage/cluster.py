@@ -66,7 +66,7 @@ def cluster_records(id_numbers: Sequence[str | None], edges: pd.DataFrame) -> np
     ordered = edges.sort_values(
         ["match_probability", "rid_l", "rid_r"], ascending=[False, True, True], kind="mergesort"
     )
-    for left, right in zip(ordered["rid_l"].to_numpy(), ordered["rid_r"].to_numpy()):
+    for left, right in zip(ordered["rid_l"].to_numpy(), ordered["rid_r"].to_numpy(), strict=True):
         left, right = int(left), int(right)
         a, b = components.find(left), components.find(right)
         if a == b or not components.compatible(a, b):

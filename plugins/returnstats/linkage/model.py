@@ -42,10 +42,33 @@ BLOCKING_RULES: tuple[str, ...] = (
 sharing its first 9 or its last 9 characters (one or two slips of the pen leave one half
 intact)."""
 
-NAME_LEVEL_MIN = 1
-"""`gamma_name` of the weakest level that counts as given-name agreement (close spelling).
-Below it (different name, or null) an edge is never accepted, whatever the other evidence:
-twins share everything but the given name."""
+# Close spelling that still agrees on the given name: the same given name under a
+# mistyped surname, or a Latin-script name one letter off. A one-character difference
+# inside a Chinese given name is not close: siblings share a generation character
+# (张建国/张建军) and often a homophone-like sound (婷/静, 明/英).
+_NAME_CLOSE = (
+    "((length({l}name_norm{_l}) >= 3 AND length({r}name_norm{_r}) = length({l}name_norm{_l}) "
+    "AND substr({l}name_norm{_l}, 2) = substr({r}name_norm{_r}, 2)) "
+    "OR (regexp_full_match({l}name_norm{_l}, '[a-z]{{6,}}') "
+    "AND regexp_full_match({r}name_norm{_r}, '[a-z]{{6,}}') "
+    "AND levenshtein({l}name_norm{_l}, {r}name_norm{_r}) <= 1))"
+)
+
+
+def _name_close(alias: bool) -> str:
+    if alias:
+        return _NAME_CLOSE.format(l="l.", r="r.", _l="", _r="")
+    return _NAME_CLOSE.format(l="", r="", _l="_l", _r="_r")
+
+
+def name_agreement_sql() -> str:
+    """Given-name agreement over a pair `l`, `r`: one of the name comparison's agreeing
+    levels (exact, same pinyin, one character off). Without it an edge is never accepted,
+    whatever the other evidence: twins share everything but the given name."""
+    return (
+        "(l.name_norm = r.name_norm OR l.name_pinyin = r.name_pinyin "
+        f"OR ({_name_close(alias=True)}))"
+    )
 
 
 def blocking_rules() -> list[str]:
@@ -53,20 +76,15 @@ def blocking_rules() -> list[str]:
 
 
 def name_comparison() -> cl.CustomComparison:
-    """Exact (term-frequency adjusted: 张伟 agrees less than 欧阳靖宇), homophone, or one
-    character off in a name of three or more characters that also sounds one letter off."""
+    """Exact (term-frequency adjusted: 张伟 agrees less than 欧阳靖宇), homophone (same
+    toneless pinyin), or close spelling with the same given name."""
     return cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
             cll.NullLevel("name_norm"),
             cll.ExactMatchLevel("name_norm", term_frequency_adjustments=True),
-            cll.CustomLevel("l.name_pinyin = r.name_pinyin", "same pinyin"),
-            cll.CustomLevel(
-                "levenshtein(l.name_norm, r.name_norm) <= 1 "
-                "AND levenshtein(l.name_pinyin, r.name_pinyin) <= 1 "
-                "AND length(l.name_norm) >= 3",
-                "one character off",
-            ),
+            cll.CustomLevel("name_pinyin_l = name_pinyin_r", "same pinyin"),
+            cll.CustomLevel(_name_close(alias=False), "one character off"),
             cll.ElseLevel(),
         ],
     )
@@ -79,16 +97,15 @@ def household_comparison() -> cl.CustomComparison:
         output_column_name="household",
         comparison_levels=[
             cll.CustomLevel(
-                "l.phone = r.phone AND l.origin_county = r.origin_county",
+                "phone_l = phone_r AND origin_county_l = origin_county_r",
                 "same phone and county",
             ),
-            cll.CustomLevel("l.phone = r.phone", "same phone, other county"),
+            cll.CustomLevel("phone_l = phone_r", "same phone, other county"),
             cll.CustomLevel(
-                "l.origin_county = r.origin_county AND l.phone IS NOT NULL "
-                "AND r.phone IS NOT NULL",
-                "same county, other phone",
+                "origin_county_l = origin_county_r AND (phone_l IS NULL OR phone_r IS NULL)",
+                "same county, a phone missing",
             ),
-            cll.CustomLevel("l.origin_county = r.origin_county", "same county, a phone missing"),
+            cll.CustomLevel("origin_county_l = origin_county_r", "same county, other phone"),
             cll.ElseLevel(),
         ],
     )
@@ -138,9 +155,9 @@ def arrival_comparison() -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name="arrival_date",
         comparison_levels=[
-            cll.CustomLevel("l.arrival_date = r.arrival_date", "same day"),
+            cll.CustomLevel("arrival_date_l = arrival_date_r", "same day"),
             cll.CustomLevel(
-                f"abs(date_diff('day', l.arrival_date, r.arrival_date)) <= {ARRIVAL_DAYS_CLOSE}",
+                f"abs(date_diff('day', arrival_date_l, arrival_date_r)) <= {ARRIVAL_DAYS_CLOSE}",
                 f"within {ARRIVAL_DAYS_CLOSE} days",
             ),
             cll.ElseLevel(),

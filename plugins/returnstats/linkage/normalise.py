@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pandas as pd
 
@@ -35,7 +35,10 @@ def _map_distinct(values: pd.Series, function) -> pd.Series:
 
 
 def _one_id(value: str) -> str | None:
-    text = unicodedata.normalize("NFKC", str(value)).upper()
+    text = str(value)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    text = text.upper()
     text = "".join(text.split())
     return text or None
 
@@ -44,7 +47,7 @@ def id_valid(normalised: str | None) -> bool:
     """GB 11643: 17 digits and a check character (mod 11)."""
     if not normalised or not _ID_PATTERN.match(normalised):
         return False
-    total = sum(int(d) * w for d, w in zip(normalised[:17], _ID_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(normalised[:17], _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == normalised[17]
 
 
@@ -56,14 +59,24 @@ def normalise_id_numbers(values: pd.Series) -> pd.Series:
 def valid_id_numbers(values: pd.Series) -> pd.Series:
     """The normalised ID where it is valid (length and check digit), else null."""
     normalised = normalise_id_numbers(values)
-    return normalised.where(normalised.map(id_valid, na_action="ignore").fillna(False).astype(bool))
+    verdicts = {value: id_valid(value) for value in normalised.dropna().unique()}
+    valid = [isinstance(value, str) and verdicts[value] for value in normalised.tolist()]
+    return normalised.where(pd.Series(valid, index=normalised.index, dtype=bool))
+
+
+@cache
+def _is_simplified(char: str) -> bool:
+    return _t2s().convert(char) == char
 
 
 def _one_name(value: str) -> str | None:
     text = unicodedata.normalize("NFKC", str(value))
     text = _NAME_DROP.sub("", text)
-    text = _t2s().convert(text).lower()
-    return text or None
+    # OpenCC is slow per call and most names are already simplified: convert (phrase-aware)
+    # only names holding a character that changes.
+    if not all(_is_simplified(char) for char in text):
+        text = _t2s().convert(text)
+    return text.lower() or None
 
 
 def normalise_names(values: pd.Series) -> pd.Series:
@@ -71,10 +84,17 @@ def normalise_names(values: pd.Series) -> pd.Series:
     return _map_distinct(values, _one_name)
 
 
-def _one_pinyin(value: str) -> str:
+@cache
+def _char_pinyin(char: str) -> str:
     from pypinyin import lazy_pinyin
 
-    return "".join(lazy_pinyin(value)).lower()
+    return "".join(lazy_pinyin(char)).lower()
+
+
+def _one_pinyin(value: str) -> str:
+    # Character by character: a character always sounds the same here, which is what
+    # homophone matching needs (and it is far faster than phrase segmentation).
+    return "".join(_char_pinyin(char) for char in value)
 
 
 def name_pinyin(normalised_names: pd.Series) -> pd.Series:

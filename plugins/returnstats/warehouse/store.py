@@ -5,7 +5,8 @@ A write builds the new partition under `<root>/.tmp/<id>/`, fsyncs it, then swap
 with two renames: the old partition aside into `<root>/.trash/<id>/<table>/as_of=…/`, the
 new one into its slot. A crash between the two renames leaves the slot empty and the old
 partition in the trash; `recover` puts it back. Writers on one root serialise on the file
-lock `<root>/.lock`; readers never lock, and always see either the old or the new file.
+lock `<root>/.lock`; readers never lock. A reader sees the old or the new file, never a
+partial one, but a glob that runs between the two renames misses that one as_of.
 
 Local file systems only (the swap relies on POSIX `rename`).
 """
@@ -66,6 +67,9 @@ def conform(table: Table, frame: pd.DataFrame | pa.Table) -> pa.Table:
             f"{sorted(have - want)}"
             + (", duplicate columns" if len(arrow.column_names) != len(have) else "")
         )
+    if arrow.num_rows == 0:
+        # An empty pandas column has no real type (float64/object): the schema decides.
+        return table.schema.empty_table()
     return arrow.select(table.column_names).cast(table.schema)
 
 
@@ -184,11 +188,13 @@ def read_table(root: Path, table_name: str, as_of: date | None = None) -> pd.Dat
     if not files:
         empty = pa.schema([pa.field("as_of", pa.date32()), *table.schema])
         return empty.empty_table().to_pandas()
+    # Identifiers come from the schema, values are bound.
+    order = ", ".join(f'"{name}"' for name in table.grain)
     con = duckdb.connect()
     try:
         arrow = con.sql(
             "SELECT * FROM read_parquet($files, hive_partitioning = true,"
-            " hive_types = {'as_of': DATE}) ORDER BY ALL",
+            f" hive_types = {{'as_of': DATE}}) ORDER BY {order}",
             params={"files": [str(f) for f in files]},
         ).to_arrow_table()
     finally:

@@ -1,0 +1,431 @@
+"""Everything the bulletin shows for an as-of date D, read from the warehouse (SPEC §5–7).
+
+The warehouse is read with DuckDB `read_parquet(hive_partitioning)`, only vintages with
+as_of ≤ D. Tables published in the bulletin are built here, already suppressed, so the
+templates, the CSV files, the charts and the read-back check all see the same cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from returnstats.config import Settings
+from returnstats.reference import REGIONS, Province, provinces
+from returnstats.warehouse.schema import TABLES
+
+from .rounding import exact_number, headline_number
+from .suppression import Status, suppress
+
+MODES = ("special_train", "chartered_bus", "train_carriage", "charter_flight")
+MODE_LABELS = {
+    "special_train": ("专列", "Special trains"),
+    "chartered_bus": ("包车", "Chartered buses"),
+    "train_carriage": ("专用车厢", "Reserved train carriages"),
+    "charter_flight": ("包机", "Charter flights"),
+}
+REGION_LABELS = {
+    "east": ("东部", "East"),
+    "central": ("中部", "Central"),
+    "west": ("西部", "West"),
+    "northeast": ("东北", "Northeast"),
+}
+TOTAL_LABEL = ("合计", "Total")
+TOP_FLOWS = 10
+N_PROVINCES = 31
+
+
+def date_zh(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def date_en(d: date) -> str:
+    return f"{d.day} {d.strftime('%B')} {d.year}"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One published table cell: the warehouse figure and how each edition shows it."""
+
+    value: int
+    zh: str
+    en: str
+    status: Status = "shown"
+
+
+@dataclass(frozen=True)
+class TableRow:
+    label_zh: str
+    label_en: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class DisplayTable:
+    key: str
+    title_zh: str
+    title_en: str
+    headers_zh: tuple[str, ...]
+    headers_en: tuple[str, ...]
+    rows: tuple[TableRow, ...]
+
+    def title(self, lang: str) -> str:
+        return self.title_zh if lang == "zh" else self.title_en
+
+    def headers(self, lang: str) -> tuple[str, ...]:
+        return self.headers_zh if lang == "zh" else self.headers_en
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    date: date
+    returns_new: int
+    returns_cumulative: int
+    cumulative_by_mode: dict[str, int]
+
+
+@dataclass(frozen=True)
+class PackageNote:
+    package: str
+    province_zh: str
+    province_en: str
+    report_date: date
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BulletinContext:
+    as_of: date
+    threshold: int
+    returns_cumulative: int
+    returns_new: int
+    cross_province_cumulative: int
+    cross_province_new: int
+    key_enterprises_resolved: int
+    provinces_reporting: int
+    series: tuple[DayFigures, ...]
+    modes: DisplayTable
+    top_flows: DisplayTable
+    region_flows: DisplayTable
+    enterprises: DisplayTable
+    revisions: DisplayTable
+    quarantine: DisplayTable
+    missing: tuple[Province, ...]
+    late: tuple[PackageNote, ...]
+    rejected: tuple[PackageNote, ...]
+    quarantined_total: int
+    duplicates_merged: int
+    previous_as_of: date | None
+    data_docs: Path | None
+    region_matrix: tuple[tuple[int, ...], ...] = field(default=())
+
+    @property
+    def cross_province_share(self) -> float:
+        """Cross-province share of cumulative returns, in percent to one decimal."""
+        if not self.returns_cumulative:
+            return 0.0
+        return round(100 * self.cross_province_cumulative / self.returns_cumulative, 1)
+
+    @property
+    def tables(self) -> tuple[DisplayTable, ...]:
+        return (self.modes, self.top_flows, self.region_flows, self.enterprises,
+                self.revisions, self.quarantine)
+
+    def date_text(self, lang: str) -> str:
+        return date_zh(self.as_of) if lang == "zh" else date_en(self.as_of)
+
+    def headline(self, lang: str) -> str:
+        return headline_number(self.returns_cumulative, lang)
+
+    def number(self, n: int, lang: str) -> str:
+        return exact_number(n, lang)
+
+
+class WarehouseEmpty(LookupError):
+    """No national_summary row for the as-of date: the warehouse has not published it."""
+
+
+# -- reading -------------------------------------------------------------------------
+
+def _connect(warehouse: Path, as_of: date) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with one view per warehouse table, vintages as_of ≤ D only."""
+    con = duckdb.connect()
+    for name, table in TABLES.items():
+        files = sorted((warehouse / name).glob("as_of=*/*.parquet"))
+        if files:
+            rel = con.read_parquet(
+                [str(f) for f in files], hive_partitioning=True
+            )
+        else:
+            empty = pa.Table.from_batches([], table.schema.append(pa.field("as_of", pa.date32())))
+            rel = con.from_arrow(empty)
+        rel.filter(duckdb.ColumnExpression("as_of") <= duckdb.ConstantExpression(as_of)) \
+            .create_view(name)
+    return con
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
+    return con.execute(sql, params or []).fetchall()
+
+
+def _cells(grid, r: int, threshold: int) -> tuple[Cell, ...]:
+    return tuple(
+        Cell(
+            grid.values[r][c],
+            grid.display(r, c, threshold, lambda v: exact_number(v, "zh")),
+            grid.display(r, c, threshold, lambda v: exact_number(v, "en")),
+            grid.status[r][c],
+        )
+        for c in range(len(grid.values[r]))
+    )
+
+
+def _plain_cells(values, lang_fmt=exact_number) -> tuple[Cell, ...]:
+    return tuple(Cell(v, lang_fmt(v, "zh"), lang_fmt(v, "en")) for v in values)
+
+
+def _signed(n: int, lang: str) -> str:
+    if n < 0:
+        return "-" + exact_number(-n, lang)
+    return ("+" if n > 0 else "") + exact_number(n, lang)
+
+
+def build_context(settings: Settings, as_of: date) -> BulletinContext:
+    """Read the warehouse for `as_of` (and earlier vintages) into the bulletin's figures."""
+    con = _connect(settings.warehouse, as_of)
+    threshold = settings.suppression_threshold
+    prov = provinces()
+    try:
+        return _build(con, settings, as_of, threshold, prov)
+    finally:
+        con.close()
+
+
+def _build(con, settings, as_of, threshold, prov) -> BulletinContext:
+    mode_cols = [f"returns_cumulative_{m}" for m in MODES]
+    summary = _rows(
+        con,
+        "SELECT date, returns_new, returns_cumulative, cross_province_new, "
+        "cross_province_cumulative, key_enterprises_resolved_cumulative, provinces_reporting, "
+        + ", ".join(mode_cols)
+        + " FROM national_summary WHERE as_of = ? AND date <= ? ORDER BY date",
+        [as_of, as_of],
+    )
+    if not summary or summary[-1][0] != as_of:
+        raise WarehouseEmpty(f"national_summary has no figures for {as_of} in vintage {as_of}")
+    series = tuple(
+        DayFigures(r[0], r[1], r[2], dict(zip(MODES, r[7:11], strict=True))) for r in summary
+    )
+    today = summary[-1]
+
+    # Returns by mode: new (returns_daily, date = D) and cumulative (national_summary).
+    new_by_mode = dict(_rows(
+        con,
+        "SELECT mode, sum(workers_new) FROM returns_daily WHERE as_of = ? AND date = ? GROUP BY mode",
+        [as_of, as_of],
+    ))
+    mode_grid = suppress(
+        [[int(new_by_mode.get(m, 0)), series[-1].cumulative_by_mode[m]] for m in MODES],
+        threshold, column_totals=True,
+    )
+    modes = DisplayTable(
+        "returns_by_mode", "表1 分方式返岗人数（人）", "Table 1. Returns by mode (persons)",
+        ("方式", "当日新增", "累计"), ("Mode", "New", "Cumulative"),
+        tuple(
+            TableRow(*(MODE_LABELS[m] if i < len(MODES) else TOTAL_LABEL),
+                     _cells(mode_grid, i, threshold))
+            for i, m in enumerate((*MODES, "total"))
+        ),
+    )
+
+    # Top cross-province flows, cumulative to D.
+    flows = _rows(
+        con,
+        "SELECT origin_province, destination_province, "
+        "sum(CASE WHEN date = ? THEN workers_new ELSE 0 END) AS new, sum(workers_new) AS cumulative "
+        "FROM returns_daily WHERE as_of = ? AND date <= ? "
+        "AND origin_province <> destination_province "
+        "GROUP BY ALL ORDER BY cumulative DESC, origin_province, destination_province LIMIT ?",
+        [as_of, as_of, as_of, TOP_FLOWS],
+    )
+    flow_grid = suppress([[int(f[2]), int(f[3])] for f in flows], threshold)
+    top_flows = DisplayTable(
+        "top_flows", "表2 主要跨省返岗流向（人）",
+        "Table 2. Main cross-province flows (persons)",
+        ("输出地→输入地", "当日新增", "累计"), ("Origin → destination", "New", "Cumulative"),
+        tuple(
+            TableRow(
+                f"{_pzh(prov, f[0])}→{_pzh(prov, f[1])}",
+                f"{_pen(prov, f[0])} → {_pen(prov, f[1])}",
+                _cells(flow_grid, i, threshold),
+            )
+            for i, f in enumerate(flows)
+        ),
+    )
+
+    # Flows between the four regions, cumulative to D.
+    region_of = {code: p.region for code, p in prov.items()}
+    matrix = {(a, b): 0 for a in REGIONS for b in REGIONS}
+    for origin, destination, n in _rows(
+        con,
+        "SELECT origin_province, destination_province, sum(workers_new) FROM returns_daily "
+        "WHERE as_of = ? AND date <= ? GROUP BY ALL",
+        [as_of, as_of],
+    ):
+        key = (region_of.get(origin), region_of.get(destination))
+        if key in matrix:
+            matrix[key] += int(n)
+    region_values = [[matrix[(a, b)] for b in REGIONS] for a in REGIONS]
+    region_grid = suppress(region_values, threshold, row_totals=True, column_totals=True)
+    region_flows = DisplayTable(
+        "region_flows", "表3 四大区域间返岗流向（累计，人）",
+        "Table 3. Returns between regions, cumulative (persons)",
+        ("输出地＼输入地", *(REGION_LABELS[r][0] for r in REGIONS), "合计"),
+        ("Origin \\ destination", *(REGION_LABELS[r][1] for r in REGIONS), "Total"),
+        tuple(
+            TableRow(*(REGION_LABELS[r] if i < len(REGIONS) else TOTAL_LABEL),
+                     _cells(region_grid, i, threshold))
+            for i, r in enumerate((*REGIONS, "total"))
+        ),
+    )
+
+    # Key enterprises by reporting province: each province's latest row dated ≤ D.
+    ent = _rows(
+        con,
+        "SELECT province, key_enterprises_reported, key_enterprises_resolved_cumulative "
+        "FROM enterprises_daily WHERE as_of = ? AND date <= ? "
+        "QUALIFY row_number() OVER (PARTITION BY province ORDER BY date DESC) = 1 "
+        "ORDER BY province",
+        [as_of, as_of],
+    )
+    ent = [e for e in ent if e[1] > 0]
+    ent_grid = suppress([[int(e[1]), int(e[2])] for e in ent], threshold, column_totals=True)
+    enterprises = DisplayTable(
+        "enterprises_by_province", "表4 分省重点企业用工保障情况（家）",
+        "Table 4. Key enterprises by province (enterprises)",
+        ("省份", "重点企业", "已解决用工"), ("Province", "Key enterprises", "Needs met"),
+        tuple(
+            TableRow(*((_pzh(prov, e[0]), _pen(prov, e[0])) if i < len(ent) else TOTAL_LABEL),
+                     _cells(ent_grid, i, threshold))
+            for i, e in enumerate((*ent, None))
+        ) if ent else (),
+    )
+
+    # Revisions: this vintage against the latest earlier one, date by date.
+    previous_as_of = _rows(
+        con, "SELECT max(as_of) FROM national_summary WHERE as_of < ?", [as_of]
+    )[0][0]
+    revision_rows: list[TableRow] = []
+    if previous_as_of is not None:
+        revised_figures = (
+            ("returns_new", "当日新增返岗", "new returns"),
+            ("returns_cumulative", "累计返岗", "cumulative returns"),
+            ("cross_province_cumulative", "累计跨省返岗", "cumulative cross-province returns"),
+            ("key_enterprises_resolved_cumulative", "已解决用工重点企业", "key enterprises met"),
+        )
+        for column, label_zh, label_en in revised_figures:
+            # `column` comes from this module's own list, never from input.
+            for d, before, now in _rows(
+                con,
+                f"SELECT p.date, p.{column}, c.{column} FROM national_summary p "
+                f"JOIN national_summary c ON c.date = p.date AND c.as_of = ? "
+                f"WHERE p.as_of = ? AND p.{column} IS DISTINCT FROM c.{column} ORDER BY p.date",
+                [as_of, previous_as_of],
+            ):
+                change = now - before
+                revision_rows.append(TableRow(
+                    f"{d.month}月{d.day}日{label_zh}",
+                    f"{d.day} {d.strftime('%b')}, {label_en}",
+                    (Cell(before, exact_number(before, "zh"), exact_number(before, "en")),
+                     Cell(now, exact_number(now, "zh"), exact_number(now, "en")),
+                     Cell(change, _signed(change, "zh"), _signed(change, "en"))),
+                ))
+    revisions = DisplayTable(
+        "revisions", "表5 对已发布数据的修订", "Table 5. Revisions to published figures",
+        ("指标", "前次发布", "本次", "修订"), ("Figure", "Published", "Now", "Change"),
+        tuple(revision_rows),
+    )
+
+    # Data quality, from the ledger and the quarantine of this vintage.
+    reporting = {r[0] for r in _rows(
+        con,
+        "SELECT DISTINCT province FROM ledger WHERE as_of = ? AND report_date = ? "
+        "AND status = 'accepted'",
+        [as_of, as_of],
+    )}
+    missing = tuple(p for code, p in prov.items() if code not in reporting)
+    late = tuple(
+        PackageNote(r[0], _pzh(prov, r[1]), _pen(prov, r[1]), r[2])
+        for r in _rows(
+            con,
+            "SELECT DISTINCT package, province, report_date FROM ledger "
+            "WHERE as_of = ? AND report_date < ? AND status <> 'rejected' AND package NOT IN "
+            "(SELECT package FROM ledger WHERE as_of = ?) ORDER BY report_date, package",
+            [as_of, as_of, previous_as_of],
+        )
+    ) if previous_as_of is not None else ()
+    rejected = tuple(
+        PackageNote(r[0], _pzh(prov, r[1]), _pen(prov, r[1]), r[2], r[3])
+        for r in _rows(
+            con,
+            "SELECT package, any_value(province), any_value(report_date), "
+            "coalesce(min(reason), '') FROM ledger WHERE as_of = ? AND status = 'rejected' "
+            "AND package NOT IN (SELECT package FROM ledger WHERE as_of IS NOT DISTINCT FROM ?) "
+            "GROUP BY package ORDER BY package",
+            [as_of, previous_as_of],
+        )
+    )
+    by_rule = _rows(
+        con,
+        "SELECT rule, count(*) FILTER (WHERE report_date = ?), count(*) FROM quarantine "
+        "WHERE as_of = ? AND severity = 'error' GROUP BY rule ORDER BY count(*) DESC, rule",
+        [as_of, as_of],
+    )
+    quarantine = DisplayTable(
+        "quarantined_by_rule", "表6 按规则剔除的记录（条）",
+        "Table 6. Records quarantined, by rule (records)",
+        ("规则", "当日报送", "累计"), ("Rule", "Reported today", "To date"),
+        tuple(TableRow(r[0], r[0], _plain_cells((int(r[1]), int(r[2])))) for r in by_rule),
+    )
+    duplicates_merged = int(_rows(
+        con, "SELECT coalesce(sum(rows_merged), 0) FROM ledger WHERE as_of = ?", [as_of]
+    )[0][0])
+
+    docs = settings.output / "data_docs" / as_of.isoformat() / "index.html"
+    return BulletinContext(
+        as_of=as_of,
+        threshold=threshold,
+        returns_cumulative=today[2],
+        returns_new=today[1],
+        cross_province_new=today[3],
+        cross_province_cumulative=today[4],
+        key_enterprises_resolved=today[5],
+        provinces_reporting=len(reporting),
+        series=series,
+        modes=modes,
+        top_flows=top_flows,
+        region_flows=region_flows,
+        enterprises=enterprises,
+        revisions=revisions,
+        quarantine=quarantine,
+        missing=missing,
+        late=late,
+        rejected=rejected,
+        quarantined_total=sum(int(r[2]) for r in by_rule),
+        duplicates_merged=duplicates_merged,
+        previous_as_of=previous_as_of,
+        data_docs=docs if docs.is_file() else None,
+        region_matrix=tuple(tuple(row) for row in region_values),
+    )
+
+
+def _pzh(prov: dict[str, Province], code: str) -> str:
+    return prov[code].name_zh if code in prov else code
+
+
+def _pen(prov: dict[str, Province], code: str) -> str:
+    return prov[code].name_en if code in prov else code

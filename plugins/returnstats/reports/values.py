@@ -1,0 +1,316 @@
+"""Vectorised parsers of cell values (SPEC §2.2 value notes), used by validation.
+
+Each function takes a pandas Series of `str`/None cells and returns a Series on the same
+index: the parsed value, or NA where the cell is empty or cannot be parsed. None of them
+raises on bad input. Work is done once per distinct value, so a million-row column with
+few distinct values costs little; `is_valid_id` checks check digits and birth dates with
+numpy and looks up places once per (county, birth year).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import cache, lru_cache
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from returnstats.reference import province_code, provinces
+
+MODES: dict[str, tuple[str, ...]] = {
+    "special_train": ("专列", "special train"),
+    "chartered_bus": ("包车", "专车", "special car", "chartered bus", "bus"),
+    "train_carriage": ("车厢", "包厢", "专用车厢", "carriage", "compartment", "box"),
+    "charter_flight": ("包机", "charter flight", "flight", "plane"),
+}
+CHANNELS: dict[str, tuple[str, ...]] = {
+    "return_assist": ("协助返岗",),
+    "surplus_deficit": ("余缺调剂",),
+    "local_recruitment": ("挖掘本地潜力",),
+    "labour_export": ("劳务输出",),
+}
+_SEXES = {"男": "M", "m": "M", "male": "M", "女": "F", "f": "F", "female": "F"}
+_RISKS = {"low": "low", "medium": "medium", "high": "high",
+          "低": "low", "中": "medium", "高": "high",
+          "低风险": "low", "中风险": "medium", "高风险": "high"}
+_BOOLS = {"是": True, "否": False, "true": True, "false": False, "1": True, "0": False,
+          "yes": True, "no": False}
+
+
+# ---------------------------------------------------------------- machinery
+
+def _by_distinct(s: pd.Series, parse: Callable[[str], object], dtype: str = "object",
+                 missing: object = None) -> pd.Series:
+    """Apply `parse` once per distinct non-empty value; empty cells and failures → missing."""
+    values = pd.Series(s, copy=False).astype(object)
+    present = values.notna().to_numpy()
+    out = np.full(len(values), missing, dtype=object)
+    if present.any():
+        codes, uniques = pd.factorize(values.to_numpy(dtype=object)[present])
+        parsed = np.empty(len(uniques), dtype=object)
+        for i, value in enumerate(uniques):
+            try:
+                parsed[i] = parse(str(value))
+            except Exception:  # a parser never raises on bad input: unparseable is missing
+                parsed[i] = missing
+        out[present] = parsed[codes]
+    result = pd.Series(out, index=values.index, dtype=object)
+    if dtype != "object":
+        result = result.astype(dtype)
+    return result
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _fold(text: str) -> str:
+    """Case, width and separator-insensitive form used for code lists."""
+    return re.sub(r"[\s_\-]+", " ", _nfkc(text).lower()).strip()
+
+
+def _lookup(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {_fold(alias): canonical for canonical, aliases in table.items()
+            for alias in (canonical, *aliases)}
+
+
+_MODE_LOOKUP = _lookup(MODES)
+_CHANNEL_LOOKUP = _lookup(CHANNELS)
+
+
+# ---------------------------------------------------------------- dates
+
+_TIME = r"(?:[T ]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+_DATE_FORMS = [
+    re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})" + _TIME),
+    re.compile(r"(\d{4})(\d{2})(\d{2})"),
+    re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?" + _TIME),
+]
+
+
+def _date(text: str) -> dt.date | None:
+    text = _nfkc(text)
+    for form in _DATE_FORMS:
+        match = form.fullmatch(text)
+        if match:
+            year, month, day = (int(g) for g in match.groups())
+            return dt.date(year, month, day)
+    return None
+
+
+def parse_date(s: pd.Series) -> pd.Series:
+    """`datetime.date` or None: 2020-03-01, 2020/3/1, 20200301, 2020年3月1日, ISO datetimes."""
+    return _by_distinct(s, _date)
+
+
+# ---------------------------------------------------------------- code lists
+
+def parse_mode(s: pd.Series) -> pd.Series:
+    """Canonical mode (special_train, chartered_bus, train_carriage, charter_flight) or None."""
+    return _by_distinct(s, lambda v: _MODE_LOOKUP.get(_fold(v)))
+
+
+def parse_channel(s: pd.Series) -> pd.Series:
+    """Canonical channel or None."""
+    return _by_distinct(s, lambda v: _CHANNEL_LOOKUP.get(_fold(v)))
+
+
+def parse_province(s: pd.Series) -> pd.Series:
+    """Two-digit province code for a code or a Chinese/English province name, or None."""
+    return _by_distinct(s, province_code)
+
+
+def parse_sex(s: pd.Series) -> pd.Series:
+    """'M', 'F' or None (男/女/M/F/male/female)."""
+    return _by_distinct(s, lambda v: _SEXES.get(_fold(v)))
+
+
+def parse_risk(s: pd.Series) -> pd.Series:
+    """'low', 'medium', 'high' or None (also 低/中/高)."""
+    return _by_distinct(s, lambda v: _RISKS.get(_fold(v)))
+
+
+def parse_bool(s: pd.Series) -> pd.Series:
+    """True/False or None (是/否, true/false, 1/0, yes/no)."""
+    return _by_distinct(s, lambda v: _BOOLS.get(_fold(v)))
+
+
+_INTEGER = re.compile(r"([+-]?\d+)(?:\.0*)?")
+_INT64 = 2**63
+
+
+def _int(text: str) -> int | None:
+    match = _INTEGER.fullmatch(_nfkc(text))
+    if not match:
+        return None
+    value = int(match.group(1))
+    return value if -_INT64 <= value < _INT64 else None
+
+
+def parse_int(s: pd.Series) -> pd.Series:
+    """Int64: an integer written as digits (optionally `.0` from a spreadsheet), else NA."""
+    return _by_distinct(s, _int).astype("Int64")
+
+
+# ---------------------------------------------------------------- identifiers
+
+def _to_arrow(s: pd.Series) -> pa.Array:
+    values = pd.Series(s, copy=False).to_numpy(dtype=object)
+    try:
+        return pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):  # a non-text cell: take its text
+        return pa.array([None if pd.isna(v) else str(v) for v in values],
+                        type=pa.large_string())
+
+
+def _from_arrow(array: pa.Array, index: pd.Index) -> pd.Series:
+    empty = pc.equal(pc.utf8_length(array), 0)
+    array = pc.if_else(empty, pa.scalar(None, array.type), array)
+    return pd.Series(array.to_numpy(zero_copy_only=False), index=index, dtype=object)
+
+
+def _arrow_id(s: pd.Series) -> pa.Array:
+    array = pc.utf8_normalize(_to_arrow(s), "NFKC")
+    # RE2 `\s` is ASCII whitespace; NFKC has already turned full-width spaces into ' '.
+    return pc.utf8_upper(pc.replace_substring_regex(array, r"[\s\-]+", ""))
+
+
+def normalise_id(s: pd.Series) -> pd.Series:
+    """ID number upper-case, half-width, without spaces or dashes (None if empty)."""
+    return _from_arrow(_arrow_id(s), s.index)
+
+
+def normalise_phone(s: pd.Series) -> pd.Series:
+    """Mainland mobile as 11 digits (+86/0086, spaces, dashes removed), else None."""
+    array = pc.utf8_normalize(_to_arrow(s), "NFKC")
+    array = pc.replace_substring_regex(array, r"[\s\-().]+", "")
+    array = pc.replace_substring_regex(array, r"^(?:\+86|0086)", "")
+    mobile = pc.fill_null(pc.match_substring_regex(array, r"^1[3-9][0-9]{9}$"), False)
+    return _from_arrow(pc.if_else(mobile, array, pa.scalar(None, array.type)), s.index)
+
+
+def normalise_uscc(s: pd.Series) -> pd.Series:
+    """USCC upper-case, half-width, without spaces (None if empty)."""
+    array = pc.utf8_normalize(_to_arrow(s), "NFKC")
+    return _from_arrow(pc.utf8_upper(pc.replace_substring_regex(array, r"\s+", "")), s.index)
+
+
+_ID_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
+_ID_CHECK = np.frombuffer(b"0123456789X", dtype=np.uint8)
+_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+@cache
+def _id_place_known(county: int, year: int) -> bool:
+    """Whether stdnum knows `county` as a place assigned in `year` (GB 11643 address code)."""
+    from stdnum.cn import ric
+
+    try:  # stdnum raises InvalidComponent, and KeyError for some unknown counties
+        ric.get_birth_place(f"{county:06d}{year:04d}0101")
+        return True
+    except Exception:
+        return False
+
+
+def is_valid_id(s: pd.Series) -> pd.Series:
+    """GB 11643 ID number valid, as `stdnum.cn.ric.is_valid` decides (form, check digit,
+    birth date, place known for the birth year), after `normalise_id`; empty → False.
+
+    Vectorised: check digits and dates in numpy, stdnum's place lookup once per distinct
+    (county, birth year).
+    """
+    ids = _arrow_id(s)
+    form = pc.fill_null(pc.match_substring_regex(ids, r"^[0-9]{17}[0-9X]$"), False)
+    form_np = form.to_numpy(zero_copy_only=False)
+    result = np.zeros(len(ids), dtype=bool)
+    candidates = np.flatnonzero(form_np)
+    if len(candidates):
+        chosen = pc.filter(ids, form)
+        # Every candidate is 18 ASCII bytes: the data buffer is an (n, 18) byte matrix.
+        offsets = np.frombuffer(chosen.buffers()[1], dtype=np.int64)[
+            chosen.offset: chosen.offset + len(chosen) + 1]
+        data = np.frombuffer(chosen.buffers()[2], dtype=np.uint8)
+        codes = data[offsets[0]: offsets[-1]].reshape(-1, 18)
+        digits = codes[:, :17].astype(np.int64) - 48
+        check_ok = _ID_CHECK[(1 - digits @ _ID_WEIGHTS) % 11] == codes[:, 17]
+        county = digits[:, :6] @ (10 ** np.arange(5, -1, -1))
+        year = digits[:, 6:10] @ np.array([1000, 100, 10, 1])
+        month = digits[:, 10:12] @ np.array([10, 1])
+        day = digits[:, 12:14] @ np.array([10, 1])
+        leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+        month_ok = (month >= 1) & (month <= 12)
+        days = _DAYS[np.where(month_ok, month, 0)] + (leap & (month == 2))
+        ok = check_ok & (year >= 1) & month_ok & (day >= 1) & (day <= days)
+        keys, inverse = np.unique(county[ok] * 10000 + year[ok], return_inverse=True)
+        known = np.array([_id_place_known(int(k // 10000), int(k % 10000)) for k in keys],
+                         dtype=bool)
+        ok[np.flatnonzero(ok)] = known[inverse.reshape(-1)]
+        result[candidates] = ok
+    return pd.Series(result, index=s.index, dtype=bool)
+
+
+@lru_cache(maxsize=65536)
+def _uscc_ok(value: str) -> bool:
+    from stdnum.cn import uscc
+
+    try:
+        return bool(uscc.is_valid(value))
+    except Exception:
+        return False
+
+
+def is_valid_uscc(s: pd.Series) -> pd.Series:
+    """GB 32100 unified social credit code valid (`stdnum.cn.uscc.is_valid`); empty → False."""
+    return _by_distinct(normalise_uscc(s), _uscc_ok, missing=False).astype(bool)
+
+
+# ---------------------------------------------------------------- county codes
+
+# Prefecture-level cities without county-level divisions: their code ending in 00 is the
+# county-level code on household registrations and ID cards.
+PREFECTURES_WITHOUT_COUNTIES = frozenset({"441900", "442000", "460400", "620200"})
+
+
+@lru_cache(maxsize=1)
+def _county_table():
+    """stdnum's GB/T 2260 table (stdnum/cn/loc.dat, read through stdnum.numdb), or None."""
+    try:
+        from stdnum import numdb
+
+        return numdb.get("cn/loc")
+    except Exception:
+        return None
+
+
+@cache
+def _is_county(code: str) -> bool:
+    code = unicodedata.normalize("NFKC", code).strip()
+    if not (len(code) == 6 and code.isascii() and code.isdigit()):
+        return False
+    if code[:2] not in provinces():
+        return False
+    if code.endswith("00") and code not in PREFECTURES_WITHOUT_COUNTIES:
+        return False
+    table = _county_table()
+    if table is None:
+        return True
+    parts = table.info(code)
+    return len(parts) == 2 and "county" in parts[-1][1]
+
+
+def is_county_code(s: pd.Series) -> pd.Series:
+    """6-digit county-level GB/T 2260 code.
+
+    Checked: six ASCII digits; the first two a province of reference/provinces.csv; not a
+    province or prefecture code (ending in 00, except the four prefecture-level cities
+    without counties); and listed in stdnum's county table (stdnum/cn/loc.dat, the table
+    `stdnum.cn.ric` checks ID address codes against). Codes listed for any period count,
+    as household registrations may carry a code since replaced. If that table cannot be
+    loaded the structural checks alone decide.
+    """
+    return _by_distinct(s, _is_county, missing=False).astype(bool)

@@ -1,0 +1,202 @@
+"""The staging contract (docs/architecture.md): one folder per processed package in the
+restricted zone, written atomically, and `read_staged` for linkage and publish.
+
+`<staging>/packages/<package>/` holds meta.json, workers.parquet, enterprises.parquet,
+quarantine.parquet and ledger.parquet with the explicit schemas below. A submission that
+conflicts with an already accepted package of the same name is staged beside it as
+`<package>#conflict-<sha8>` (rejected, `package.version.conflict`), so the ledger shows it
+without touching what was accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from returnstats.config import Settings
+from returnstats.warehouse.schema import LEDGER, QUARANTINE
+
+_S, _I, _D = pa.string(), pa.int64(), pa.date32()
+
+WORKERS_SCHEMA = pa.schema([
+    ("package", _S), ("province", _S), ("report_date", _D), ("version", _I), ("file", _S),
+    ("row_number", _I), ("record_id", _S), ("name", _S), ("id_number", _S),
+    ("id_number_raw", _S), ("sex", _S), ("birth_date", _D), ("phone", _S),
+    ("origin_county", _S), ("origin_province", _S), ("destination_province", _S),
+    ("destination_city", _S), ("employer_uscc", _S), ("employer_name", _S), ("mode", _S),
+    ("trip_ref", _S), ("departure_date", _D), ("arrival_date", _D), ("origin_risk", _S),
+    ("role", _S),
+])
+
+ENTERPRISES_SCHEMA = pa.schema([
+    ("package", _S), ("province", _S), ("report_date", _D), ("version", _I), ("file", _S),
+    ("row_number", _I), ("enterprise_uscc", _S), ("enterprise_name", _S),
+    ("key_enterprise", pa.bool_()), ("labour_gap", _I), ("workers_supplied", _I),
+    ("channel", _S), ("status_date", _D),
+])
+
+QUARANTINE_SCHEMA = QUARANTINE.schema
+LEDGER_SCHEMA = LEDGER.schema
+SCHEMAS = {
+    "workers": WORKERS_SCHEMA,
+    "enterprises": ENTERPRISES_SCHEMA,
+    "quarantine": QUARANTINE_SCHEMA,
+    "ledger": LEDGER_SCHEMA,
+}
+CONFLICT_MARK = "#conflict-"
+
+
+def packages_dir(staging: Path) -> Path:
+    return Path(staging) / "packages"
+
+
+def to_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """A table of exactly `schema` (column order and types) from a frame holding its columns."""
+    arrays = []
+    for f in schema:
+        column = frame[f.name] if f.name in frame.columns else pd.Series(
+            [None] * len(frame), dtype=object)
+        if pa.types.is_date32(f.type) and pd.api.types.is_datetime64_any_dtype(column):
+            array = pa.array(column.to_numpy(dtype="datetime64[s]"),
+                             mask=column.isna().to_numpy(), type=pa.timestamp("s"))
+            array = array.cast(f.type)
+        elif pa.types.is_date32(f.type):
+            dates = [None if v is None or v is pd.NaT or (isinstance(v, float) and v != v)
+                     else (v.date() if isinstance(v, pd.Timestamp) else v)
+                     for v in column.astype(object)]
+            array = pa.array(dates, type=f.type)
+        else:
+            array = pa.Array.from_pandas(column, type=f.type)
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def write_package(staging: Path, name: str, meta: dict[str, Any],
+                  tables: dict[str, pd.DataFrame]) -> Path:
+    """Write a package's staging folder atomically (temp folder, then rename).
+
+    A previous folder of the same name is replaced: moved aside first, removed after.
+    """
+    root = packages_dir(staging)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        for table, schema in SCHEMAS.items():
+            frame = tables.get(table, pd.DataFrame())
+            pq.write_table(to_arrow(frame, schema), tmp / f"{table}.parquet")
+        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
+                                       encoding="utf-8")
+        target = root / name
+        old = None
+        if target.exists():
+            old = root / f".old-{name}-{uuid.uuid4().hex[:8]}"
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return root / name
+
+
+def read_meta(staging: Path, name: str) -> dict[str, Any] | None:
+    path = packages_dir(staging) / name / "meta.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def staged_names(staging: Path) -> list[str]:
+    """Names of the staged package folders (temporary folders excluded), sorted."""
+    root = packages_dir(staging)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and (p / "meta.json").is_file())
+
+
+def read_arrow(staging: Path, name: str, table: str) -> pa.Table:
+    """One staged table of a package, in its staging schema."""
+    return pq.read_table(packages_dir(staging) / name / f"{table}.parquet",
+                         schema=SCHEMAS[table])
+
+
+def read_table(staging: Path, name: str, table: str) -> pd.DataFrame:
+    """One staged table of a package as pandas (dates as datetime.date objects)."""
+    return read_arrow(staging, name, table).to_pandas(date_as_object=True)
+
+
+@dataclass
+class StagedData:
+    """What linkage and publish see for an as-of date D."""
+
+    workers: pd.DataFrame
+    """Accepted worker rows of the active packages (highest accepted version per
+    province/report_date, report_date ≤ D)."""
+    enterprises: pd.DataFrame
+    quarantine: pd.DataFrame
+    """All quarantine rows of staged packages with report_date ≤ D."""
+    ledger: pd.DataFrame
+    """All ledger rows of staged packages with report_date ≤ D; lower accepted versions
+    are `superseded` here, with nothing accepted and the superseding package as reason."""
+    packages: list[dict[str, Any]]
+    """meta.json of each staged package with report_date ≤ D, plus `active` (bool)."""
+
+
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
+    return pa.concat_tables([schema.empty_table(), *tables]).to_pandas(date_as_object=True)
+
+
+def read_staged(settings: Settings, as_of: date) -> StagedData:
+    """The staged packages with report_date ≤ as_of (see `StagedData`)."""
+    metas = []
+    for name in staged_names(settings.staging):
+        meta = read_meta(settings.staging, name)
+        if meta is None or date.fromisoformat(meta["report_date"]) > as_of:
+            continue
+        meta = {**meta, "staged_as": name}
+        metas.append(meta)
+
+    active: dict[tuple[str, str], dict[str, Any]] = {}
+    for meta in metas:
+        if meta["status"] != "accepted":
+            continue
+        key = (meta["province"], meta["report_date"])
+        if key not in active or meta["version"] > active[key]["version"]:
+            active[key] = meta
+    active_names = {m["staged_as"] for m in active.values()}
+
+    workers, enterprises, quarantine, ledger = [], [], [], []
+    for meta in metas:
+        name = meta["staged_as"]
+        meta["active"] = name in active_names
+        book = read_arrow(settings.staging, name, "ledger")
+        if meta["status"] == "accepted" and not meta["active"]:
+            winner = active[(meta["province"], meta["report_date"])]["package"]
+            book = to_arrow(read_table(settings.staging, name, "ledger").assign(
+                status="superseded", rows_accepted=0, reason=f"superseded by {winner}"),
+                LEDGER_SCHEMA)
+        ledger.append(book)
+        quarantine.append(read_arrow(settings.staging, name, "quarantine"))
+        if meta["active"]:
+            workers.append(read_arrow(settings.staging, name, "workers"))
+            enterprises.append(read_arrow(settings.staging, name, "enterprises"))
+    return StagedData(
+        workers=_concat(workers, WORKERS_SCHEMA),
+        enterprises=_concat(enterprises, ENTERPRISES_SCHEMA),
+        quarantine=_concat(quarantine, QUARANTINE_SCHEMA),
+        ledger=_concat(ledger, LEDGER_SCHEMA),
+        packages=metas,
+    )

@@ -1,0 +1,181 @@
+"""Run the record-rule suites of `include/expectations/` on a prepared frame (SPEC §3.2).
+
+Each expectation carries its rule id, severity and a human detail in `meta`; the runner
+turns a Great Expectations validation result into the row numbers each rule flagged.
+One ephemeral GX context serves the whole process: suites are plain JSON in the
+repository, nothing is stored in a GX project.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import warnings
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from returnstats.config import INCLUDE
+
+log = logging.getLogger(__name__)
+
+EXPECTATIONS_DIR = INCLUDE / "expectations"
+KINDS = ("workers", "enterprises")
+SEVERITIES = ("error", "warning")
+
+# Unexpected values may be personal data: the saved summary keeps counts only.
+_PRIVATE_RESULT_KEYS = (
+    "unexpected_list", "unexpected_index_list", "unexpected_index_query",
+    "partial_unexpected_list", "partial_unexpected_index_list", "partial_unexpected_counts",
+    "unexpected_rows", "partial_unexpected_rows",
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    severity: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class RuleFinding:
+    """The rows one rule flagged in one file."""
+
+    rule: Rule
+    row_numbers: np.ndarray  # int64, ascending
+
+
+@dataclass
+class SuiteRun:
+    kind: str
+    findings: list[RuleFinding]
+    summary: dict[str, Any] = field(default_factory=dict)
+    """JSON-able validation result without unexpected values (for Data Docs)."""
+
+
+def suite_path(kind: str) -> Path:
+    return EXPECTATIONS_DIR / f"{kind}.json"
+
+
+@cache
+def _suite_json(kind: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"unknown file kind {kind!r}")
+    return suite_path(kind).read_text(encoding="utf-8")
+
+
+def suite_rules(kind: str) -> list[Rule]:
+    """The rules of a suite, in suite order."""
+    return [_rule(e["meta"]) for e in json.loads(_suite_json(kind))["expectations"]]
+
+
+def _condition_columns(condition: Any) -> set[str]:
+    if isinstance(condition, dict):
+        found = {condition["column"]["name"]} if isinstance(condition.get("column"), dict) else set()
+        for part in condition.get("conditions", []):
+            found |= _condition_columns(part)
+        return found
+    return set()
+
+
+@cache
+def suite_columns(kind: str) -> tuple[str, ...]:
+    """The prepared-frame columns the suite reads, in order of first use."""
+    columns: list[str] = []
+    for expectation in json.loads(_suite_json(kind))["expectations"]:
+        kwargs = expectation["kwargs"]
+        used = {kwargs["column"]} if "column" in kwargs else set()
+        used |= _condition_columns(kwargs.get("row_condition"))
+        columns += sorted(used - set(columns))
+    return tuple(columns)
+
+
+def _rule(meta: dict[str, Any]) -> Rule:
+    rule = Rule(meta["rule_id"], meta["severity"], meta["detail"])
+    if rule.severity not in SEVERITIES:
+        raise ValueError(f"{rule.rule_id}: severity must be one of {SEVERITIES}")
+    return rule
+
+
+class _Runner:
+    """The process-wide ephemeral GX context, its pandas assets and the loaded suites."""
+
+    def __init__(self) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        source = self.context.data_sources.add_pandas("returnstats_prepared")
+        self.batches = {}
+        self.suites = {}
+        for kind in KINDS:
+            asset = source.add_dataframe_asset(kind)
+            self.batches[kind] = asset.add_batch_definition_whole_dataframe(f"{kind}_file")
+            self.suites[kind] = gx.ExpectationSuite(**json.loads(_suite_json(kind)))
+
+
+_runner: _Runner | None = None
+_runner_lock = threading.Lock()
+
+
+def _get_runner() -> _Runner:
+    global _runner
+    with _runner_lock:
+        if _runner is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _runner = _Runner()
+        return _runner
+
+
+def run_suite(kind: str, prepared: pd.DataFrame) -> SuiteRun:
+    """Validate a prepared frame against the suite of its kind.
+
+    An empty file (header only) has nothing to validate: no findings.
+    """
+    rules = suite_rules(kind)
+    if prepared.empty:
+        return SuiteRun(kind, [RuleFinding(r, np.empty(0, dtype="int64")) for r in rules],
+                        {"suite": f"returnstats.{kind}", "success": True, "rows": 0,
+                         "results": []})
+    # Only the columns the rules read go to GX: it fingerprints and filters the whole frame.
+    # The row numbers become the (unnamed) index: GX then reports unexpected rows as a plain
+    # list of index values, much faster than building a dict per row for named columns.
+    frame = prepared[list(suite_columns(kind))]
+    frame.index = pd.Index(prepared["row_number"].to_numpy(dtype="int64"))
+    runner = _get_runner()
+    with _runner_lock, warnings.catch_warnings():
+        # GX keeps one batch per definition; the lock keeps concurrent callers apart.
+        warnings.simplefilter("ignore")
+        batch = runner.batches[kind].get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(
+            runner.suites[kind],
+            result_format={"result_format": "COMPLETE"},
+        )
+    findings = []
+    for expectation_result in result.results:
+        rule = _rule(expectation_result.expectation_config.meta)
+        if "unexpected_count" not in (expectation_result.result or {}):
+            # A broken expectation must not pass silently as "no finding".
+            raise RuntimeError(f"rule {rule.rule_id} could not be evaluated: "
+                               f"{expectation_result.exception_info}")
+        found = expectation_result.result.get("unexpected_index_list") or []
+        findings.append(RuleFinding(rule, np.unique(np.asarray(found, dtype="int64"))))
+        for key in _PRIVATE_RESULT_KEYS:
+            expectation_result.result.pop(key, None)
+    return SuiteRun(kind, findings, _summary(kind, result, len(prepared)))
+
+
+def _summary(kind: str, result: Any, rows: int) -> dict[str, Any]:
+    """The validation result as JSON; the unexpected values were removed beforehand."""
+    payload = result.to_json_dict()
+    payload["suite"] = f"returnstats.{kind}"
+    payload["rows"] = rows
+    return payload

@@ -1,0 +1,174 @@
+"""A small fixture warehouse with three vintages, written with the schemas of SPEC §6.
+
+Vintage 2020-02-23 brings a late Sichuan package for 2020-02-21, so the figures of
+2020-02-21 published on 2020-02-22 are revised; Xizang and Qinghai do not report on
+2020-02-23; a Guangdong package is rejected.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from returnstats.config import Settings
+from returnstats.reference import provinces
+from returnstats.warehouse.schema import TABLES
+
+CAMPAIGN_START = date(2020, 2, 20)
+VINTAGES = (date(2020, 2, 21), date(2020, 2, 22), date(2020, 2, 23))
+AS_OF = VINTAGES[-1]
+MODES = ("special_train", "chartered_bus", "train_carriage", "charter_flight")
+
+# (origin, destination, mode, workers per day)
+FLOWS = (
+    ("51", "44", "special_train", 90_000),
+    ("43", "44", "chartered_bus", 60_000),
+    ("52", "33", "chartered_bus", 40_000),
+    ("34", "32", "train_carriage", 25_000),
+    ("41", "31", "charter_flight", 2),   # a small cell: suppressed in the tables
+    ("44", "44", "chartered_bus", 3_000),  # within one province
+    ("23", "11", "special_train", 7),
+)
+LATE_ROWS = (("51", "33", "special_train", 12_345),)  # Sichuan, 2020-02-21, late
+
+
+def _days(until: date):
+    d = CAMPAIGN_START
+    while d <= until:
+        yield d
+        d += timedelta(days=1)
+
+
+def _write(root: Path, table: str, as_of: date, rows: list[dict]) -> None:
+    schema = TABLES[table].schema
+    part = root / table / f"as_of={as_of.isoformat()}"
+    part.mkdir(parents=True, exist_ok=True)
+    columns = {name: [row[name] for row in rows] for name in schema.names}
+    pq.write_table(pa.table(columns, schema=schema), part / "part-0.parquet")
+
+
+def returns_rows(as_of: date) -> list[dict]:
+    rows = []
+    for d in _days(as_of):
+        for origin, destination, mode, n in FLOWS:
+            rows.append(dict(date=d, origin_province=origin, destination_province=destination,
+                             mode=mode, workers_new=n + (d - CAMPAIGN_START).days if n > 100 else n))
+        if as_of >= date(2020, 2, 23) and d == date(2020, 2, 21):
+            for origin, destination, mode, n in LATE_ROWS:
+                rows.append(dict(date=d, origin_province=origin, destination_province=destination,
+                                 mode=mode, workers_new=n))
+    return rows
+
+
+def reporting(as_of: date, report_date: date) -> list[str]:
+    codes = list(provinces())
+    if report_date == date(2020, 2, 23):
+        return [c for c in codes if c not in ("54", "63")]
+    if report_date == date(2020, 2, 21) and as_of < date(2020, 2, 23):
+        return [c for c in codes if c != "51"]  # Sichuan's package arrives late
+    return codes
+
+
+def write_fixture_warehouse(root: Path) -> None:
+    for as_of in VINTAGES:
+        daily = returns_rows(as_of)
+        _write(root, "returns_daily", as_of, daily)
+        summary, cumulative, cross_cum = [], defaultdict(int), 0
+        for d in _days(as_of):
+            today = [r for r in daily if r["date"] == d]
+            for r in today:
+                cumulative[r["mode"]] += r["workers_new"]
+            cross_new = sum(r["workers_new"] for r in today
+                            if r["origin_province"] != r["destination_province"])
+            cross_cum += cross_new
+            summary.append(dict(
+                date=d,
+                returns_new=sum(r["workers_new"] for r in today),
+                returns_cumulative=sum(cumulative.values()),
+                **{f"returns_cumulative_{m}": cumulative[m] for m in MODES},
+                cross_province_new=cross_new,
+                cross_province_cumulative=cross_cum,
+                key_enterprises_resolved_cumulative=7_000 + 300 * (d - CAMPAIGN_START).days,
+                provinces_reporting=len(reporting(as_of, d)),
+            ))
+        _write(root, "national_summary", as_of, summary)
+
+        enterprises = []
+        for d in _days(as_of):
+            k = (d - CAMPAIGN_START).days
+            for province, reported, resolved in (("44", 5_000, 4_000 + 200 * k),
+                                                 ("33", 3_000, 2_997 + k), ("32", 3, 3)):
+                enterprises.append(dict(date=d, province=province, key_enterprises_reported=reported,
+                                        key_enterprises_resolved_cumulative=min(resolved, reported),
+                                        labour_gap_total=10 * reported,
+                                        workers_supplied_total=9 * reported))
+        _write(root, "enterprises_daily", as_of, enterprises)
+
+        ledger = []
+        for d in _days(as_of):
+            for code in reporting(as_of, d):
+                package = f"{code}_{d:%Y%m%d}_v1"
+                ledger.append(dict(package=package, file="workers.csv", report_date=d,
+                                   province=code, version=1, status="accepted",
+                                   rows_received=100, rows_accepted=99, rows_quarantined=1,
+                                   rows_merged=2, reason=None))
+        if as_of >= date(2020, 2, 23):
+            ledger.append(dict(package="44_20200223_v2", file="workers.csv",
+                               report_date=date(2020, 2, 23), province="44", version=2,
+                               status="rejected", rows_received=50, rows_accepted=0,
+                               rows_quarantined=0, rows_merged=0,
+                               reason="package.file.sha256: workers.csv differs from the manifest"))
+        _write(root, "ledger", as_of, ledger)
+
+        quarantine = []
+        for entry in ledger:
+            if entry["status"] != "accepted":
+                continue
+            rule = "worker.mode.unknown" if entry["province"] < "40" else "worker.arrival_date.future"
+            quarantine.append(dict(package=entry["package"], file="workers.csv", row_number=7,
+                                   report_date=entry["report_date"], province=entry["province"],
+                                   version=1, record_id="r7", rule=rule, severity="error",
+                                   detail="value not allowed"))
+            quarantine.append(dict(package=entry["package"], file="workers.csv", row_number=8,
+                                   report_date=entry["report_date"], province=entry["province"],
+                                   version=1, record_id="r8", rule="worker.phone.malformed",
+                                   severity="warning", detail="treated as absent"))
+        _write(root, "quarantine", as_of, quarantine)
+
+
+@pytest.fixture(scope="session")
+def fixture_warehouse(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("warehouse")
+    write_fixture_warehouse(root)
+    return root
+
+
+@pytest.fixture
+def settings(fixture_warehouse: Path, tmp_path: Path) -> Settings:
+    return Settings(
+        landing=tmp_path / "landing",
+        warehouse=fixture_warehouse,
+        output=tmp_path / "output",
+        staging=tmp_path / "staging",
+        campaign_start=CAMPAIGN_START,
+        recipients=("bulletin@example.org",),
+        mail_from="returnstats@example.org",
+    )
+
+
+@pytest.fixture(scope="session")
+def rendered(fixture_warehouse: Path, tmp_path_factory):
+    """The bulletin rendered once for the session (rendering takes a couple of seconds)."""
+    from returnstats.bulletin.render import render_bulletin
+
+    out = tmp_path_factory.mktemp("output")
+    s = Settings(landing=out / "l", warehouse=fixture_warehouse, output=out, staging=out / "s",
+                 campaign_start=CAMPAIGN_START, recipients=("bulletin@example.org",),
+                 mail_from="returnstats@example.org")
+    return s, render_bulletin(s, AS_OF)
+
+
