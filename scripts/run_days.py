@@ -8,6 +8,7 @@ into the landing zone before that date runs (the provinces "send" them).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=Path, help="sample directory to deliver from")
     parser.add_argument("--force-send", action="store_true", help="resend an already sent bulletin")
     args = parser.parse_args(argv)
+    # Task logs stay in AIRFLOW_HOME/logs; the console shows warnings and the day's outcome.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState

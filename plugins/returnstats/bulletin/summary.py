@@ -10,11 +10,13 @@ import sys
 from returnstats.bulletin.render import LANGS
 from returnstats.config import Settings, load_settings
 
+HEADLINE_OPENING = {"zh": "截至", "en": "As of"}
 
-def _headline(text: str) -> str:
-    """The first paragraph that carries a figure: the bulletin's headline sentence."""
+
+def _headline(text: str, lang: str) -> str:
+    """The bulletin's headline sentence: its first paragraph opening "As of" / "截至"."""
     for paragraph in text.split("\n\n"):
-        if any(ch.isdigit() for ch in paragraph) and len(paragraph) > 40:
+        if paragraph.strip().startswith(HEADLINE_OPENING[lang]):
             return " ".join(paragraph.split())
     return ""
 
@@ -33,7 +35,7 @@ def summary(settings: Settings) -> str:
     lines.append(f"\nlatest bulletin: {latest}")
     for lang in LANGS:
         text = (latest / f"bulletin.{lang}.txt").read_text(encoding="utf-8")
-        lines.append(f"  [{lang}] {_headline(text)}")
+        lines.append(f"  [{lang}] {_headline(text, lang)}")
     return "\n".join(lines)
 
 

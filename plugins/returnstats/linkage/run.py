@@ -27,6 +27,9 @@ from returnstats.linkage.survivorship import RECORD_PERSON_COLUMNS, survive
 from returnstats.warehouse.schema import PERSON_RETURNS
 
 log = logging.getLogger(__name__)
+# The trained model's comparisons deliberately have no null level on some columns (see
+# docs/linkage.md); Splink warns about that on every Linker it builds.
+logging.getLogger("splink.internals.settings").setLevel(logging.ERROR)
 
 FOUNDING_ORDER = ["report_date", "package", "row_number"]
 
