@@ -24,7 +24,7 @@ SAMPLE_DAYS ?= 7
 SAMPLE_PERSONS ?= 20000
 SAMPLE_LAST := $(shell date -d "$(SAMPLE_START) + $$(( $(SAMPLE_DAYS) - 1 )) days" +%F)
 
-.PHONY: run test day bench lint airflow clean venv
+.PHONY: run test day bench lint airflow clean venv system-deps
 
 venv: $(STAMP)
 $(STAMP): requirements.txt
@@ -39,7 +39,7 @@ $(AIRFLOW_HOME)/.migrated: $(STAMP)
 	@touch $@
 
 ## make run: a sample week end to end — generate reports, run the DAG day by day, show the outputs
-run: $(AIRFLOW_HOME)/.migrated
+run: system-deps $(AIRFLOW_HOME)/.migrated
 	rm -rf data/landing data/staging data/warehouse data/output
 	$(PY) -m returnstats.sample generate --out $(SAMPLE_DIR) --start $(SAMPLE_START) \
 		--days $(SAMPLE_DAYS) --persons-per-day $(SAMPLE_PERSONS) --seed 7 --clean
@@ -47,7 +47,7 @@ run: $(AIRFLOW_HOME)/.migrated
 	$(PY) -m returnstats.bulletin.summary
 
 ## make test: the whole test suite (unit, DAG, end to end)
-test: $(STAMP)
+test: system-deps $(STAMP)
 	$(PY) -m pytest
 
 ## make day DATE=YYYY-MM-DD: one day of the DAG over the RETURNSTATS_* directories
@@ -62,6 +62,10 @@ bench: $(STAMP)
 ## make airflow ARGS="dags list": the airflow CLI with this project's environment
 airflow: $(AIRFLOW_HOME)/.migrated
 	$(VENV)/bin/airflow $(ARGS)
+
+## Chromium and poppler-utils (bulletin previews, PDF tests), from Debian, when missing
+system-deps:
+	@scripts/install-system-deps
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

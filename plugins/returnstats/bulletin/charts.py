@@ -25,10 +25,18 @@ def _font() -> font_manager.FontProperties:
 
 
 def _style(ax, font, title: str) -> None:
-    ax.set_title(title, fontproperties=font, fontsize=13)
+    # A figure title, centred on the image: an axes title overflows beside long tick labels.
+    ax.figure.suptitle(title, fontproperties=_sized(font, 14))
     for label in (*ax.get_xticklabels(), *ax.get_yticklabels()):
         label.set_fontproperties(font)
+        label.set_fontsize(11)
     ax.spines[["top", "right"]].set_visible(False)
+
+
+def _sized(font: font_manager.FontProperties, size: float) -> font_manager.FontProperties:
+    sized = font.copy()
+    sized.set_size(size)
+    return sized
 
 
 def _thousands(ax, axis: str = "y") -> None:
@@ -41,23 +49,25 @@ def render_charts(context: BulletinContext, directory: Path) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     font = _font()
     paths: dict[str, Path] = {}
-    dates = [d.date for d in context.series]
-    ticks = [d.strftime("%m-%d") for d in dates]
+    # Days before the first return are left out: a row of empty bars tells a reader nothing.
+    first = next((i for i, d in enumerate(context.series) if d.returns_cumulative), 0)
+    series = context.series[first:]
+    ticks = [d.date.strftime("%m-%d") for d in series]
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    bottom = [0] * len(dates)
+    bottom = [0] * len(series)
     for mode, colour in zip(MODES, _COLOURS, strict=True):
-        values = [d.cumulative_by_mode[mode] for d in context.series]
+        values = [d.cumulative_by_mode[mode] for d in series]
         zh, en = MODE_LABELS[mode]
         ax.bar(ticks, values, bottom=bottom, color=colour, label=f"{zh} {en}")
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    ax.legend(prop=font, fontsize=9, frameon=False)
+    ax.legend(prop=_sized(font, 11), frameon=False, loc="upper left")
     _thousands(ax)
     _style(ax, font, "分方式累计返岗人数 Cumulative returns by mode")
     paths["cumulative_by_mode"] = _save(fig, directory / "cumulative_by_mode.png")
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.bar(ticks, [d.returns_new for d in context.series], color=_COLOURS[1])
+    ax.bar(ticks, [d.returns_new for d in series], color=_COLOURS[1])
     _thousands(ax)
     _style(ax, font, "每日新增返岗人数 New returns by day")
     paths["daily_new"] = _save(fig, directory / "daily_new.png")
@@ -71,7 +81,7 @@ def render_charts(context: BulletinContext, directory: Path) -> dict[str, Path]:
     _style(ax, font, "主要跨省返岗流向（累计） Main cross-province flows")
     paths["top_flows"] = _save(fig, directory / "top_flows.png")
 
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
     n = len(REGION_LABELS)
     shown = [[row.cells[j].status == "shown" for j in range(n)] for row in context.region_flows.rows[:n]]
     grid = [[row.cells[j].value if shown[i][j] else 0 for j in range(n)]
@@ -84,10 +94,10 @@ def render_charts(context: BulletinContext, directory: Path) -> dict[str, Path]:
     for i, row in enumerate(context.region_flows.rows[:n]):
         for j in range(n):
             colour = "white" if grid[i][j] > peak / 2 else "black"
-            ax.text(j, i, row.cells[j].en, ha="center", va="center", fontproperties=font,
-                    color=colour)
-    ax.set_xlabel("输入地 Destination", fontproperties=font)
-    ax.set_ylabel("输出地 Origin", fontproperties=font)
+            ax.text(j, i, row.cells[j].en, ha="center", va="center",
+                    fontproperties=_sized(font, 12), color=colour)
+    ax.set_xlabel("输入地 Destination", fontproperties=_sized(font, 11))
+    ax.set_ylabel("输出地 Origin", fontproperties=_sized(font, 11))
     _style(ax, font, "四大区域间返岗流向 Returns between regions")
     paths["region_flows"] = _save(fig, directory / "region_flows.png")
     return paths

@@ -18,6 +18,7 @@ from returnstats.config import Settings
 from returnstats.reference import REGIONS, Province, provinces
 from returnstats.warehouse.schema import TABLES
 
+from .labels import FIGURE_LABELS, rule_id, rule_label
 from .rounding import exact_number, headline_number
 from .suppression import Status, suppress
 
@@ -47,11 +48,23 @@ def date_en(d: date) -> str:
     return f"{d.day} {d.strftime('%B')} {d.year}"
 
 
+def short_date_zh(d: date) -> str:
+    """Month and day, the way tables of a release write a date of the campaign: "2月21日"."""
+    return f"{d.month}月{d.day}日"
+
+
+def short_date_en(d: date) -> str:
+    return f"{d.day} {d.strftime('%b')}"
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One published table cell: the warehouse figure and how each edition shows it."""
+    """One published table cell: the warehouse figure and how each edition shows it.
 
-    value: int
+    `value` is a count, or a date for the date columns of the revisions table.
+    """
+
+    value: int | date
     zh: str
     en: str
     status: Status = "shown"
@@ -95,6 +108,26 @@ class PackageNote:
     province_en: str
     report_date: date
     reason: str | None = None
+    days_late: int = 0
+
+    def reason_text(self, lang: str) -> str:
+        return rule_label(rule_id(self.reason), lang)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A national figure of an earlier date whose value in this vintage differs from the
+    value first published (SPEC §5: vintages)."""
+
+    date: date
+    figure: str
+    first_as_of: date
+    first_value: int
+    value: int
+
+    @property
+    def change(self) -> int:
+        return self.value - self.first_value
 
 
 @dataclass(frozen=True)
@@ -117,10 +150,15 @@ class BulletinContext:
     missing: tuple[Province, ...]
     late: tuple[PackageNote, ...]
     rejected: tuple[PackageNote, ...]
+    corrected: tuple[PackageNote, ...]
+    not_accepted: tuple[Province, ...]
+    """Provinces whose only packages for D were rejected (counted apart from `missing`)."""
+    revision_list: tuple[Revision, ...]
     quarantined_total: int
     duplicates_merged: int
     previous_as_of: date | None
     data_docs: Path | None
+    """index.html of the run's Data Docs, else their directory; None when there are none."""
     region_matrix: tuple[tuple[int, ...], ...] = field(default=())
 
     @property
@@ -188,10 +226,38 @@ def _plain_cells(values, lang_fmt=exact_number) -> tuple[Cell, ...]:
     return tuple(Cell(v, lang_fmt(v, "zh"), lang_fmt(v, "en")) for v in values)
 
 
-def _signed(n: int, lang: str) -> str:
+def signed_number(n: int, lang: str) -> str:
+    """A change: "+1,239" / "-5" / "0"."""
     if n < 0:
         return "-" + exact_number(-n, lang)
     return ("+" if n > 0 else "") + exact_number(n, lang)
+
+
+def revision_label(d: date, figure: str, lang: str) -> str:
+    """Row label of the revisions table: "2月21日累计返岗人数" / "21 Feb, cumulative returns"."""
+    zh, en = FIGURE_LABELS[figure]
+    return f"{short_date_zh(d)}{zh}" if lang == "zh" else f"{short_date_en(d)}, {en}"
+
+
+def _revisions(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[Revision, ...]:
+    """Figures of dates before D whose vintage-D value differs from the first published."""
+    columns = ", ".join(FIGURE_LABELS)  # identifiers from this module's list, never input
+    rows = _rows(
+        con,
+        f"WITH long AS (UNPIVOT (SELECT as_of, date, {columns} FROM national_summary "
+        f"WHERE date < ?) ON {columns} INTO NAME figure VALUE value), "
+        "first AS (SELECT date, figure, min(as_of) AS first_as_of, "
+        "arg_min(value, as_of) AS first_value FROM long GROUP BY date, figure) "
+        "SELECT f.date, f.figure, f.first_as_of, f.first_value, n.value FROM first f "
+        "JOIN long n ON n.date = f.date AND n.figure = f.figure AND n.as_of = ? "
+        "WHERE f.first_as_of < ? AND n.value IS DISTINCT FROM f.first_value",
+        [as_of, as_of, as_of],
+    )
+    order = {figure: i for i, figure in enumerate(FIGURE_LABELS)}
+    return tuple(
+        Revision(d, figure, first_as_of, int(first), int(now))
+        for d, figure, first_as_of, first, now in sorted(rows, key=lambda r: (r[0], order[r[1]]))
+    )
 
 
 def build_context(settings: Settings, as_of: date) -> BulletinContext:
@@ -315,39 +381,28 @@ def _build(con, settings, as_of, threshold, prov) -> BulletinContext:
         ) if ent else (),
     )
 
-    # Revisions: this vintage against the latest earlier one, date by date.
+    # Revisions: each figure of an earlier date against the value first published, over
+    # the vintages as_of ≤ D only (the warehouse's `revisions` view looks at all vintages).
     previous_as_of = _rows(
         con, "SELECT max(as_of) FROM national_summary WHERE as_of < ?", [as_of]
     )[0][0]
-    revision_rows: list[TableRow] = []
-    if previous_as_of is not None:
-        revised_figures = (
-            ("returns_new", "当日新增返岗", "new returns"),
-            ("returns_cumulative", "累计返岗", "cumulative returns"),
-            ("cross_province_cumulative", "累计跨省返岗", "cumulative cross-province returns"),
-            ("key_enterprises_resolved_cumulative", "已解决用工重点企业", "key enterprises met"),
-        )
-        for column, label_zh, label_en in revised_figures:
-            # `column` comes from this module's own list, never from input.
-            for d, before, now in _rows(
-                con,
-                f"SELECT p.date, p.{column}, c.{column} FROM national_summary p "
-                f"JOIN national_summary c ON c.date = p.date AND c.as_of = ? "
-                f"WHERE p.as_of = ? AND p.{column} IS DISTINCT FROM c.{column} ORDER BY p.date",
-                [as_of, previous_as_of],
-            ):
-                change = now - before
-                revision_rows.append(TableRow(
-                    f"{d.month}月{d.day}日{label_zh}",
-                    f"{d.day} {d.strftime('%b')}, {label_en}",
-                    (Cell(before, exact_number(before, "zh"), exact_number(before, "en")),
-                     Cell(now, exact_number(now, "zh"), exact_number(now, "en")),
-                     Cell(change, _signed(change, "zh"), _signed(change, "en"))),
-                ))
+    revision_list = _revisions(con, as_of)
     revisions = DisplayTable(
         "revisions", "表5 对已发布数据的修订", "Table 5. Revisions to published figures",
-        ("指标", "前次发布", "本次", "修订"), ("Figure", "Published", "Now", "Change"),
-        tuple(revision_rows),
+        ("日期及指标", "首次发布日", "首次发布数", "本期数", "修订"),
+        ("Date and figure", "First published", "First value", "Now", "Change"),
+        tuple(
+            TableRow(
+                revision_label(r.date, r.figure, "zh"),
+                revision_label(r.date, r.figure, "en"),
+                (Cell(r.first_as_of, short_date_zh(r.first_as_of), short_date_en(r.first_as_of)),
+                 Cell(r.first_value, exact_number(r.first_value, "zh"),
+                      exact_number(r.first_value, "en")),
+                 Cell(r.value, exact_number(r.value, "zh"), exact_number(r.value, "en")),
+                 Cell(r.change, signed_number(r.change, "zh"), signed_number(r.change, "en"))),
+            )
+            for r in revision_list
+        ),
     )
 
     # Data quality, from the ledger and the quarantine of this vintage.
@@ -357,17 +412,31 @@ def _build(con, settings, as_of, threshold, prov) -> BulletinContext:
         "AND status = 'accepted'",
         [as_of, as_of],
     )}
-    missing = tuple(p for code, p in prov.items() if code not in reporting)
-    late = tuple(
-        PackageNote(r[0], _pzh(prov, r[1]), _pen(prov, r[1]), r[2])
-        for r in _rows(
+    submitted = {r[0] for r in _rows(
+        con, "SELECT DISTINCT province FROM ledger WHERE as_of = ? AND report_date = ?",
+        [as_of, as_of],
+    )}
+    missing = tuple(p for code, p in prov.items() if code not in submitted)
+    not_accepted = tuple(p for code, p in prov.items() if code in submitted - reporting)
+    # SPEC §3.3: late = first processed by a run whose as-of date is after its report date.
+    # The ledger keeps no processing date, so "first processed by this run" is "in this
+    # vintage's ledger and not in the previous one's". A package replacing one already in
+    # the previous vintage for the same province and date is a correction, named apart.
+    late, corrected = [], []
+    if previous_as_of is not None:
+        for package, province, report_date, replaces in _rows(
             con,
-            "SELECT DISTINCT package, province, report_date FROM ledger "
-            "WHERE as_of = ? AND report_date < ? AND status <> 'rejected' AND package NOT IN "
-            "(SELECT package FROM ledger WHERE as_of = ?) ORDER BY report_date, package",
-            [as_of, as_of, previous_as_of],
-        )
-    ) if previous_as_of is not None else ()
+            "SELECT DISTINCT l.package, l.province, l.report_date, EXISTS ("
+            "  SELECT 1 FROM ledger p WHERE p.as_of = ? AND p.province = l.province"
+            "  AND p.report_date = l.report_date AND p.status <> 'rejected') "
+            "FROM ledger l WHERE l.as_of = ? AND l.report_date < ? AND l.status = 'accepted' "
+            "AND l.package NOT IN (SELECT package FROM ledger WHERE as_of = ?) "
+            "ORDER BY l.report_date, l.package",
+            [previous_as_of, as_of, as_of, previous_as_of],
+        ):
+            note = PackageNote(package, _pzh(prov, province), _pen(prov, province), report_date,
+                               days_late=(as_of - report_date).days)
+            (corrected if replaces else late).append(note)
     rejected = tuple(
         PackageNote(r[0], _pzh(prov, r[1]), _pen(prov, r[1]), r[2], r[3])
         for r in _rows(
@@ -389,13 +458,16 @@ def _build(con, settings, as_of, threshold, prov) -> BulletinContext:
         "quarantined_by_rule", "表6 按规则剔除的记录（条）",
         "Table 6. Records quarantined, by rule (records)",
         ("规则", "当日报送", "累计"), ("Rule", "Reported today", "To date"),
-        tuple(TableRow(r[0], r[0], _plain_cells((int(r[1]), int(r[2])))) for r in by_rule),
+        tuple(TableRow(rule_label(r[0], "zh"), rule_label(r[0], "en"),
+                       _plain_cells((int(r[1]), int(r[2])))) for r in by_rule),
     )
     duplicates_merged = int(_rows(
         con, "SELECT coalesce(sum(rows_merged), 0) FROM ledger WHERE as_of = ?", [as_of]
     )[0][0])
 
-    docs = settings.output / "data_docs" / as_of.isoformat() / "index.html"
+    docs = settings.output / "data_docs" / as_of.isoformat()
+    if (docs / "index.html").is_file():
+        docs = docs / "index.html"
     return BulletinContext(
         as_of=as_of,
         threshold=threshold,
@@ -413,12 +485,15 @@ def _build(con, settings, as_of, threshold, prov) -> BulletinContext:
         revisions=revisions,
         quarantine=quarantine,
         missing=missing,
-        late=late,
+        late=tuple(late),
         rejected=rejected,
+        corrected=tuple(corrected),
+        not_accepted=not_accepted,
+        revision_list=revision_list,
         quarantined_total=sum(int(r[2]) for r in by_rule),
         duplicates_merged=duplicates_merged,
         previous_as_of=previous_as_of,
-        data_docs=docs if docs.is_file() else None,
+        data_docs=docs if docs.exists() else None,
         region_matrix=tuple(tuple(row) for row in region_values),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from .context import BulletinContext, DisplayTable
 from .fonts import cjk_font_path
 
 FONT = "NotoSansSC"
+# Section headings of the text editions: "一、分方式返岗情况" / "RETURNS BY MODE".
+_HEADING = re.compile(r"^([一二三四五六七八九十]+、.+|[A-Z][A-Z -]+)$")
 
 
 def _table(pdf: FPDF, table: DisplayTable, lang: str) -> None:
@@ -39,7 +42,7 @@ def _edition(pdf: FPDF, context: BulletinContext, text: str, lang: str,
     titles = {t.title(lang): t for t in context.tables}
     lines = text.splitlines()
     i = 0
-    first = True
+    heading_lines = 0
     while i < len(lines):
         line = lines[i]
         if line in titles:
@@ -47,10 +50,17 @@ def _edition(pdf: FPDF, context: BulletinContext, text: str, lang: str,
             while i < len(lines) and lines[i].strip():
                 i += 1
             continue
-        if first and line.strip():
-            pdf.set_font(FONT, size=16)
-            pdf.multi_cell(0, 9, line, align="C", new_x="LMARGIN", new_y="NEXT")
-            first = False
+        if heading_lines < 2 and line.strip():  # title, then its date line, centred
+            pdf.set_font(FONT, size=16 if heading_lines == 0 else 11)
+            pdf.multi_cell(0, 9 if heading_lines == 0 else 7, line, align="C",
+                           new_x="LMARGIN", new_y="NEXT")
+            heading_lines += 1
+        elif _HEADING.match(line):
+            pdf.ln(2)
+            pdf.set_font(FONT, size=13)
+            pdf.set_text_color(150, 20, 20)
+            pdf.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+            pdf.set_text_color(0, 0, 0)
         elif line.strip():
             pdf.set_font(FONT, size=10.5)
             pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")

@@ -16,6 +16,7 @@ import duckdb
 from returnstats.config import Settings
 
 from .context import BulletinContext, DisplayTable
+from .labels import FIGURE_LABELS
 from .rounding import headline_bounds
 from .suppression import SECONDARY_MARK
 from .texttable import parse_text_table
@@ -106,7 +107,31 @@ def _count(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-def _check_cell(text: str, value: int, status: str, threshold: int) -> bool:
+def _month_day(text: str, lang: str, as_of: date) -> date | None:
+    """A table date ("2月21日" / "21 Feb") in the year that puts it on or before D."""
+    m = re.fullmatch(r"(\d{1,2})月(\d{1,2})日" if lang == "zh" else r"(\d{1,2}) ([A-Z][a-z]{2})",
+                     text)
+    if m is None:
+        return None
+    if lang == "zh":
+        month, day = int(m[1]), int(m[2])
+    else:
+        months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                  "Dec")
+        if m[2] not in months:
+            return None
+        month, day = months.index(m[2]) + 1, int(m[1])
+    try:
+        d = date(as_of.year, month, day)
+        return d if d <= as_of else date(as_of.year - 1, month, day)
+    except ValueError:
+        return None
+
+
+def _check_cell(text: str, value: int | date, status: str, threshold: int,
+                lang: str = "en") -> bool:
+    if isinstance(value, date):
+        return _month_day(text, lang, value) == value
     if status == "primary":
         return text == f"<{threshold}" and 0 < value < threshold
     if status == "secondary":
@@ -132,7 +157,7 @@ def check_table(text: str, table: DisplayTable, lang: str, threshold: int) -> li
             problems.append(f"{lang}: table {table.key!r} row {line!r} does not match {label!r}")
             continue
         for header, cell_text, cell in zip(table.headers(lang)[1:], line[1:], row.cells, strict=True):
-            if not _check_cell(cell_text, cell.value, cell.status, threshold):
+            if not _check_cell(cell_text, cell.value, cell.status, threshold, lang):
                 problems.append(
                     f"{lang}: {table.key} [{label} / {header}] reads {cell_text!r}, "
                     f"warehouse has {cell.value}"
@@ -140,8 +165,68 @@ def check_table(text: str, table: DisplayTable, lang: str, threshold: int) -> li
     return problems
 
 
+def warehouse_revisions(settings: Settings, as_of: date) -> set[tuple]:
+    """(date, figure, first_as_of, first_value, value) of every revised figure, read from
+    the national_summary partitions as_of ≤ D afresh (not from the bulletin's context)."""
+    first: dict[tuple[date, str], tuple[date, int]] = {}
+    current: dict[tuple[date, str], int] = {}
+    con = duckdb.connect()
+    try:
+        for partition in sorted((settings.warehouse / "national_summary").glob("as_of=*")):
+            vintage = date.fromisoformat(partition.name.removeprefix("as_of="))
+            if vintage > as_of:
+                continue
+            rel = con.read_parquet(str(partition / "*.parquet"))
+            for row in rel.select("date", *FIGURE_LABELS).fetchall():
+                for figure, value in zip(FIGURE_LABELS, row[1:], strict=True):
+                    key = (row[0], figure)
+                    if key not in first or vintage < first[key][0]:
+                        first[key] = (vintage, value)
+                    if vintage == as_of:
+                        current[key] = value
+    finally:
+        con.close()
+    return {
+        (d, figure, first_as_of, first_value, current[(d, figure)])
+        for (d, figure), (first_as_of, first_value) in first.items()
+        if d < as_of and (d, figure) in current and current[(d, figure)] != first_value
+    }
+
+
+def check_revisions(text: str, lang: str, expected: set[tuple], as_of: date,
+                    title: str) -> list[str]:
+    """The revisions table read back: every revised figure once, each number as published."""
+    parsed = parse_text_table(text, title) or []
+    if expected and not parsed:
+        return [f"{lang}: revisions table not found, {len(expected)} revised figures expected"]
+    figure_of = {names[0 if lang == "zh" else 1]: figure for figure, names in FIGURE_LABELS.items()}
+    pattern = r"(\d{1,2}月\d{1,2}日)(.+)" if lang == "zh" else r"(\d{1,2} [A-Z][a-z]{2}), (.+)"
+    found, problems = set(), []
+    for line in parsed:
+        m = re.fullmatch(pattern, line[0]) if line else None
+        figure = figure_of.get(m[2]) if m else None
+        if m is None or figure is None or len(line) != 5:
+            problems.append(f"{lang}: revisions row {line!r} cannot be read")
+            continue
+        try:
+            row = (_month_day(m[1], lang, as_of), figure, _month_day(line[1], lang, as_of),
+                   _count(line[2]), _count(line[3]))
+            change = int(line[4].replace(",", ""))
+        except ValueError:
+            problems.append(f"{lang}: revisions row {line!r} cannot be read")
+            continue
+        if change != row[4] - row[3]:
+            problems.append(f"{lang}: revisions row {line!r}: change is not now − first")
+        found.add(row)
+    for row in sorted(found - expected, key=str):
+        problems.append(f"{lang}: revisions table shows {row}, not a revision in the warehouse")
+    for row in sorted(expected - found, key=str):
+        problems.append(f"{lang}: revision {row} missing from the revisions table")
+    return problems
+
+
 def check_text(text: str, lang: str, figures: dict[str, float],
-               context: BulletinContext) -> list[str]:
+               context: BulletinContext, revisions: set[tuple] | None = None) -> list[str]:
     """Problems found reading `text` (one edition) back against the warehouse figures."""
     problems = []
     for figure in FIGURES[lang]:
@@ -158,6 +243,9 @@ def check_text(text: str, lang: str, figures: dict[str, float],
             problems.append(f"{lang}: {figure.name} reads {found[0]!r}, warehouse has {expected}")
     for table in context.tables:
         problems += check_table(text, table, lang, context.threshold)
+    if revisions is not None:
+        problems += check_revisions(text, lang, revisions, context.as_of,
+                                    context.revisions.title(lang))
     return problems
 
 
@@ -165,6 +253,8 @@ def check_readback(settings: Settings, as_of: date, texts: dict[str, str],
                    context: BulletinContext) -> None:
     """Raise ReadbackMismatch unless every figure in every text edition matches."""
     figures = warehouse_figures(settings, as_of, context)
-    problems = [p for lang, text in texts.items() for p in check_text(text, lang, figures, context)]
+    revisions = warehouse_revisions(settings, as_of)
+    problems = [p for lang, text in texts.items()
+                for p in check_text(text, lang, figures, context, revisions)]
     if problems:
         raise ReadbackMismatch(problems)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import subprocess
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -12,11 +15,21 @@ import jinja2
 from returnstats.config import INCLUDE, Settings
 
 from .charts import CHART_NAMES, render_charts
-from .context import BulletinContext, build_context, date_en, date_zh
+from .context import (
+    BulletinContext,
+    build_context,
+    date_en,
+    date_zh,
+    short_date_en,
+    short_date_zh,
+)
 from .csvout import write_csv
 from .pdf import write_pdf
+from .preview import missing_tools, render_previews
 from .readback import check_readback
 from .texttable import format_text_table
+
+log = logging.getLogger(__name__)
 
 LANGS = ("zh", "en")
 SUBJECT = "全国农民工点对点返岗复工日报 {d} / Point-to-point return-to-work bulletin"
@@ -79,6 +92,11 @@ def _environment() -> jinja2.Environment:
     env.filters["text_table"] = format_text_table
     env.filters["date_zh"] = date_zh
     env.filters["date_en"] = date_en
+    env.filters["short_date_zh"] = short_date_zh
+    env.filters["short_date_en"] = short_date_en
+    # Plain str lines (not Markup), so that autoescaping applies to each line again.
+    env.filters["lines"] = lambda text: [str.__str__(line) for line in str(text).splitlines()
+                                         if line.strip()]
     return env
 
 
@@ -101,6 +119,19 @@ def _write_tables(context: BulletinContext, directory: Path) -> tuple[Path, ...]
     return tuple(paths)
 
 
+def _previews(directory: Path) -> None:
+    """PNG previews when Chromium and pdftoppm are installed; a warning, never a failure."""
+    missing = missing_tools()
+    if missing:
+        log.warning("bulletin previews skipped: %s not installed (scripts/install-system-deps)",
+                    ", ".join(missing))
+        return
+    try:
+        render_previews(directory)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        log.warning("bulletin previews failed: %s", error)
+
+
 def render_bulletin(settings: Settings, as_of: date) -> BulletinFiles:
     """Write every file of the bulletin for `as_of` and read the figures back."""
     context = build_context(settings, as_of)
@@ -110,8 +141,8 @@ def render_bulletin(settings: Settings, as_of: date) -> BulletinFiles:
     env = _environment()
     title = SUBJECT.format(d=as_of.isoformat())
     data_docs = None
-    if context.data_docs is not None:
-        data_docs = Path("../../data_docs") / as_of.isoformat() / "index.html"
+    if context.data_docs is not None:  # relative to the bulletin directory
+        data_docs = Path(os.path.relpath(context.data_docs, directory))
 
     texts = {lang: env.get_template(f"bulletin.{lang}.txt.j2").render(c=context, data_docs=data_docs)
              for lang in LANGS}
@@ -131,5 +162,6 @@ def render_bulletin(settings: Settings, as_of: date) -> BulletinFiles:
                        env.get_template("bulletin.mail.html.j2").render(
                            c=context, chart_src=cid_src, title=title, data_docs=None))
     pdf = write_pdf(context, texts, charts, directory / "bulletin.pdf")
+    _previews(directory)
     return BulletinFiles(directory, html_paths, text_paths, mail_html, pdf, charts,
                          tuple(sorted(tables)))
