@@ -31,6 +31,7 @@ class Limits:
 class Settings:
     landing: Path
     warehouse: Path
+    """A local directory, or a UPath for an object store (docs/warehouse.md)."""
     output: Path
     staging: Path
     """Restricted zone: staged records with personal data, linkage state. Never published."""
@@ -48,6 +49,16 @@ class Settings:
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default
+
+
+def _env_location(name: str, default: Path) -> Path:
+    """A local directory, or an object-store URL (`s3://…`, `gs://…`) kept as a UPath."""
+    value = os.environ.get(name, "")
+    if "://" in value:
+        from upath import UPath
+
+        return UPath(value)
+    return _env_path(name, default)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -73,7 +84,7 @@ def load_settings() -> Settings:
     )
     return Settings(
         landing=_env_path("RETURNSTATS_LANDING", data / "landing"),
-        warehouse=_env_path("RETURNSTATS_WAREHOUSE", data / "warehouse"),
+        warehouse=_env_location("RETURNSTATS_WAREHOUSE", data / "warehouse"),
         output=_env_path("RETURNSTATS_OUTPUT", data / "output"),
         staging=_env_path("RETURNSTATS_STAGING", data / "staging"),
         campaign_start=date.fromisoformat(

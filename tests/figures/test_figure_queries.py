@@ -182,3 +182,13 @@ def test_input_missing_a_column_fails_loudly(day13: FigureInputs) -> None:
                          day13.quarantine),
             d(13), CAMPAIGN_START,
         )
+
+
+def test_ledger_with_more_merged_than_accepted_rows_is_an_imbalance(tables13) -> None:
+    # publish checks with returnstats.validation.ledger.check_ledger, the one ledger rule set.
+    bad = tables13["ledger"].to_pylist()
+    for row in bad:
+        if (row["package"], row["file"]) == ("42_20200213_v1", "workers.csv"):
+            row["rows_merged"] = row["rows_accepted"] + 1
+    with pytest.raises(LedgerImbalance, match="42_20200213_v1/workers.csv: rows_merged"):
+        check_ledger(pa.Table.from_pylist(bad, schema=tables13["ledger"].schema))

@@ -4,55 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-import types
-from datetime import date
-from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pandas as pd
 import pytest
-from campaign_days import CAMPAIGN_START, d, inputs_as_of
+from campaign_days import d, inputs_as_of
+from conftest import stage_linkage
 from returnstats.config import Settings
 from returnstats.figures.publish import LedgerImbalance, publish_as_of
 from returnstats.warehouse.catalog import CATALOG_FILE
 from returnstats.warehouse.schema import TABLES
 from returnstats.warehouse.store import read_table
-
-
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    settings = Settings(
-        landing=tmp_path / "landing", warehouse=tmp_path / "warehouse",
-        output=tmp_path / "output", staging=tmp_path / "staging", campaign_start=CAMPAIGN_START,
-    )
-    settings.ensure_dirs()
-    ledgers: dict[date, pa.Table] = {}
-
-    def read_staged(settings_: Settings, as_of: date) -> types.SimpleNamespace:
-        # The interface of returnstats.validation.staging.read_staged.
-        inputs = inputs_as_of(as_of)
-        return types.SimpleNamespace(
-            workers=None, enterprises=inputs.enterprises, quarantine=inputs.quarantine,
-            ledger=ledgers.get(as_of, inputs.ledger),
-        )
-
-    fake = types.ModuleType("returnstats.validation.staging")
-    fake.read_staged = read_staged
-    fake.ledgers = ledgers
-    monkeypatch.setitem(sys.modules, "returnstats.validation.staging", fake)
-    return settings
-
-
-def stage_linkage(settings: Settings, as_of: date) -> None:
-    inputs = inputs_as_of(as_of)
-    directory = settings.staging / "linkage" / f"as_of={as_of.isoformat()}"
-    directory.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pandas(inputs.persons, preserve_index=False,
-                                        schema=TABLES["person_returns"].schema),
-                   directory / "persons.parquet")
-    pq.write_table(pa.Table.from_pandas(inputs.record_person, preserve_index=False),
-                   directory / "record_person.parquet")
 
 
 def test_publish_writes_every_table_and_returns_a_json_summary(settings: Settings) -> None:
@@ -115,3 +77,38 @@ def test_rerun_replaces_the_day_and_keeps_the_earlier_vintage(settings: Settings
     frame = read_table(settings.warehouse, "national_summary")
     assert sorted(set(frame["as_of"])) == [d(12), d(13)]
     assert len(frame) == 3 + 4
+
+
+def test_a_late_package_revises_the_earlier_day_and_shows_in_revisions(settings: Settings) -> None:
+    # p3 and p4 returned on 02-12 but their packages arrive with report date 02-13: the
+    # vintage of 02-12 cannot know them, the vintage of 02-13 revises 02-12.
+    for as_of in (d(12), d(13)):
+        stage_linkage(settings, as_of)
+        publish_as_of(settings, as_of)
+    con = duckdb.connect(str(settings.warehouse / CATALOG_FILE), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT first_value, first_as_of, latest_value, latest_as_of, difference"
+            " FROM revisions WHERE date = $day AND figure = 'returns_new'", {"day": d(12)}
+        ).fetchall()
+        unrevised = con.execute(
+            "SELECT count(*) FROM revisions WHERE date = $day AND figure = 'returns_new'",
+            {"day": d(10)}).fetchone()
+    finally:
+        con.close()
+    assert rows == [(1, d(12), 3, d(13), 2)]
+    assert unrevised == (0,)  # 02-10 was complete when first published
+
+
+def test_rerunning_a_day_gives_byte_identical_partitions(settings: Settings) -> None:
+    stage_linkage(settings, d(13))
+    first = publish_as_of(settings, d(13))
+    files = {name: settings.warehouse / name / "as_of=2020-02-13" / "part-0.parquet"
+             for name in TABLES}
+    before = {name: path.read_bytes() for name, path in files.items()}
+    frames = {name: read_table(settings.warehouse, name) for name in TABLES}
+    second = publish_as_of(settings, d(13))
+    assert second == first
+    for name, path in files.items():
+        assert path.read_bytes() == before[name], name
+        pd.testing.assert_frame_equal(read_table(settings.warehouse, name), frames[name])

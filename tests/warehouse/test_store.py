@@ -71,14 +71,15 @@ def test_rewrite_replaces_its_partition_and_leaves_others_untouched(tmp_path: Pa
     frame = read_table(tmp_path, "national_summary")
     assert frame[["as_of", "returns_new"]].values.tolist() == [[D1, 7], [D2, 2]]
     assert other.stat().st_ino == other_stat.st_ino and other.stat().st_mtime_ns == other_stat.st_mtime_ns
-    assert not any((tmp_path / ".trash").iterdir())
+    assert not (tmp_path / ".trash").exists()
     assert not any((tmp_path / ".tmp").iterdir())
 
 
 def test_recover_restores_a_trashed_partition_whose_slot_is_empty(tmp_path: Path) -> None:
     write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 3))
     slot = partition_dir(tmp_path, "national_summary", D1)
-    # The crash: the old partition renamed aside, the new one not yet renamed in.
+    # A crash of the directory swap of earlier versions: the old partition renamed
+    # aside, the new one not yet renamed in.
     trashed = tmp_path / ".trash" / "00000000000000000001-x" / "national_summary" / slot.name
     trashed.parent.mkdir(parents=True)
     os.rename(slot, trashed)
@@ -107,15 +108,12 @@ _KILLED_WRITER = textwrap.dedent(
     from returnstats.warehouse.schema import NATIONAL_SUMMARY
 
     root, ready = Path(sys.argv[1]), Path(sys.argv[2])
-    real_rename = os.rename
 
-    def rename_then_hang(src, dst):
-        real_rename(src, dst)
-        if ".trash" in str(dst):  # the old partition is aside, the slot is empty
-            ready.touch()
-            time.sleep(60)
+    def hang_instead_of_replacing(src, dst):
+        ready.touch()  # the new file is complete in .tmp/, the old one still in its slot
+        time.sleep(60)
 
-    store.os.rename = rename_then_hang
+    store.os.replace = hang_instead_of_replacing
     row = {c: 0 for c in NATIONAL_SUMMARY.column_names}
     row.update(date=date(2020, 2, 10), returns_new=999)
     store.write_partition(root, NATIONAL_SUMMARY, date(2020, 2, 10), pd.DataFrame([row]))
@@ -123,7 +121,7 @@ _KILLED_WRITER = textwrap.dedent(
 )
 
 
-def test_writer_killed_between_the_renames_leaves_previous_partition_recoverable(
+def test_writer_killed_before_the_replace_leaves_the_previous_partition_in_place(
     tmp_path: Path,
 ) -> None:
     write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 4))
@@ -135,17 +133,21 @@ def test_writer_killed_between_the_renames_leaves_previous_partition_recoverable
     try:
         deadline = time.monotonic() + 30
         while not ready.exists():
-            assert writer.poll() is None, "writer exited before reaching the swap"
-            assert time.monotonic() < deadline, "writer never reached the swap"
+            assert writer.poll() is None, "writer exited before reaching the replace"
+            assert time.monotonic() < deadline, "writer never reached the replace"
             time.sleep(0.05)
         writer.send_signal(signal.SIGKILL)
         writer.wait(timeout=10)
     finally:
         if writer.poll() is None:
             writer.kill()
-    assert not partition_dir(tmp_path, "national_summary", D1).exists()  # the crash window
-    recover(tmp_path)  # the lock the killed writer held is free again
+    # No recover needed to read: the slot was never empty.
     assert read_table(tmp_path, "national_summary", D1)["returns_new"].tolist() == [4]
+    assert list((tmp_path / ".tmp").rglob("*.parquet"))  # the killed writer's leftovers
+    recover(tmp_path)  # the lock the killed writer held is free again
+    assert not any((tmp_path / ".tmp").iterdir())
+    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 5))
+    assert read_table(tmp_path, "national_summary", D1)["returns_new"].tolist() == [5]
 
 
 def test_read_table_of_an_unpublished_table_is_empty_with_its_columns(tmp_path: Path) -> None:

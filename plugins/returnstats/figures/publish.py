@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from returnstats.config import Settings
 from returnstats.figures.sql import run_query
 from returnstats.reference import provinces
+from returnstats.validation.ledger import check_ledger as ledger_violations
 from returnstats.warehouse.catalog import refresh_catalog
 from returnstats.warehouse.schema import (
     LEDGER,
@@ -25,7 +26,7 @@ from returnstats.warehouse.schema import (
     QUARANTINE,
     TABLES,
 )
-from returnstats.warehouse.store import conform, recover, write_partition
+from returnstats.warehouse.store import Root, conform, is_local, recover, write_partition
 
 log = logging.getLogger(__name__)
 
@@ -125,25 +126,9 @@ def compute_tables(inputs: FigureInputs, as_of: date, campaign_start: date) -> d
 
 
 def check_ledger(ledger: pa.Table) -> None:
-    """Raise `LedgerImbalance` naming every (package, file) that breaks SPEC §6."""
-    problems = []
-    for row in ledger.to_pylist():
-        where = f"{row['package']}/{row['file']}"
-        if row["status"] == "accepted":
-            if row["rows_received"] != row["rows_accepted"] + row["rows_quarantined"]:
-                problems.append(
-                    f"{where}: rows_received {row['rows_received']} != rows_accepted "
-                    f"{row['rows_accepted']} + rows_quarantined {row['rows_quarantined']}"
-                )
-            if row["rows_merged"] > row["rows_accepted"]:
-                problems.append(
-                    f"{where}: rows_merged {row['rows_merged']} > rows_accepted {row['rows_accepted']}"
-                )
-        elif row["status"] in ("rejected", "superseded"):
-            if row["rows_accepted"] != 0:
-                problems.append(f"{where}: {row['status']} with rows_accepted {row['rows_accepted']}")
-        else:
-            problems.append(f"{where}: unknown status {row['status']!r}")
+    """Raise `LedgerImbalance` naming every (package, file) that breaks SPEC §6 (the rules
+    are `returnstats.validation.ledger.check_ledger`'s)."""
+    problems = ledger_violations(ledger.to_pandas())
     if problems:
         raise LedgerImbalance("ledger does not balance: " + "; ".join(problems))
 
@@ -158,14 +143,19 @@ def headline(national_summary: pa.Table, as_of: date) -> dict[str, int]:
     return {f: int(row[f]) for f in figures}
 
 
-def publish_tables(root: Path, as_of: date, tables: dict[str, pa.Table]) -> dict:
-    """Recover interrupted swaps, check the ledger (before writing anything), write every
-    table's partition, refresh the catalog; returns the summary."""
+def publish_tables(root: Root, as_of: date, tables: dict[str, pa.Table]) -> dict:
+    """Clean up after a killed writer, check the ledger (before writing anything), write
+    every table's partition, refresh the catalog; returns the summary.
+
+    On an object store the DuckDB catalog is not built (docs/warehouse.md)."""
     recover(root)
     check_ledger(tables["ledger"])
     for name, table in tables.items():
         write_partition(root, TABLES[name], as_of, table)
-    refresh_catalog(root)
+    if is_local(root):
+        refresh_catalog(root)
+    else:
+        log.info("%s is an object store: no warehouse.duckdb (docs/warehouse.md)", root)
     return {
         "as_of": as_of.isoformat(),
         "rows": {name: table.num_rows for name, table in tables.items()},

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from returnstats.warehouse.schema import NATIONAL_SUMMARY, TABLES, Table
-from returnstats.warehouse.store import TMP_DIR, writer_lock
+from returnstats.warehouse.store import TMP_DIR, Root, locate, writer_lock
 
 CATALOG_FILE = "warehouse.duckdb"
 
@@ -77,15 +77,16 @@ HAVING arg_min(value, as_of) IS DISTINCT FROM arg_max(value, as_of)
 """
 
 
-def refresh_catalog(root: Path) -> Path:
+def refresh_catalog(root: Root) -> Path:
     """(Re)create `<root>/warehouse.duckdb` and swap it into place; returns its path.
 
     The new catalog is built in `<root>/.tmp/` and renamed over the old one, so a reader
-    opens either the old or the new file, never a half-built one.
+    opens either the old or the new file, never a half-built one. Local roots only: over
+    an object store DuckDB needs its httpfs extension and credentials (docs/warehouse.md).
     """
     import duckdb
 
-    root = Path(root).resolve()
+    root = locate(root).local_path.resolve()
     with writer_lock(root):
         tmp_dir = root / TMP_DIR
         tmp_dir.mkdir(parents=True, exist_ok=True)
