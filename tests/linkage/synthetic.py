@@ -183,3 +183,15 @@ def staged(rows: list[dict]) -> pd.DataFrame:
             record["id_number_raw"] = record["id_number"]
         records.append(record)
     return pd.DataFrame(records)
+
+
+def stage(settings, workers: pd.DataFrame, status: str = "accepted") -> None:
+    """Write each package of `workers` into the staging zone as validation would."""
+    from returnstats.validation.staging import write_package
+
+    for package, rows in workers.groupby("package", sort=True):
+        first = rows.iloc[0]
+        meta = {"package": package, "province": first["province"],
+                "report_date": pd.Timestamp(first["report_date"]).date().isoformat(),
+                "version": int(first["version"]), "status": status}
+        write_package(settings.staging, package, meta, {"workers": rows})

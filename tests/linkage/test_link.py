@@ -1,7 +1,5 @@
 import hashlib
 import hmac
-import sys
-import types
 from datetime import date
 
 import pandas as pd
@@ -10,7 +8,7 @@ import pytest
 from returnstats.config import load_settings
 from returnstats.linkage.run import link_as_of, link_records
 from returnstats.warehouse.schema import PERSON_RETURNS
-from synthetic import generate, id_number, pairwise_quality, staged
+from synthetic import generate, id_number, pairwise_quality, stage, staged
 
 KEY = b"test-key"
 ID_A = id_number("510104", date(1990, 5, 1), 11, female=False)
@@ -149,16 +147,14 @@ def test_outputs_hold_no_names_ids_or_phones():
 
 def test_link_as_of_writes_both_files_and_replaces_them_on_rerun(monkeypatch, tmp_path):
     workers, _ = generate(200, seed=2)
-    staging = types.ModuleType("returnstats.validation.staging")
-    staging.read_staged = lambda settings, as_of: types.SimpleNamespace(workers=workers)
-    monkeypatch.setitem(sys.modules, "returnstats.validation.staging", staging)
     monkeypatch.setenv("RETURNSTATS_DATA", str(tmp_path))
     settings = load_settings()
-    as_of = date(2020, 3, 1)
+    stage(settings, workers)
+    as_of = date(2020, 3, 31)
     for _ in range(2):
         result = link_as_of(settings, as_of, KEY)
-    target = tmp_path / "staging" / "linkage" / "as_of=2020-03-01"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["as_of=2020-03-01"]
+    target = tmp_path / "staging" / "linkage" / "as_of=2020-03-31"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["as_of=2020-03-31"]
     persons = pq.read_table(target / "persons.parquet")
     assert persons.schema.equals(PERSON_RETURNS.schema)
     assert persons.num_rows == len(result.persons)
@@ -166,6 +162,8 @@ def test_link_as_of_writes_both_files_and_replaces_them_on_rerun(monkeypatch, tm
     assert list(record_person.columns) == ["package", "file", "row_number", "record_id",
                                            "person_key", "merged"]
     assert len(record_person) == len(workers)
+    assert sorted(p.name for p in target.iterdir()) == [
+        "persons.parquet", "record_person.parquet", "state.parquet"]
 
 
 def test_quality_on_synthetic_persons():

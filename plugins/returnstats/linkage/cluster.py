@@ -16,15 +16,31 @@ import numpy as np
 import pandas as pd
 
 
-class _Components:
-    def __init__(self, id_numbers: Sequence[str | None]):
-        self.parent = np.arange(len(id_numbers))
-        self.id_number: dict[int, str] = {
-            i: value for i, value in enumerate(id_numbers) if isinstance(value, str)
-        }
+def extend_clusters(
+    new_rids: Sequence[int],
+    new_ids: Sequence[str | None],
+    known_roots: dict[int, str | None],
+    known_members: dict[int, int],
+    known_attached: set[int],
+    edges: pd.DataFrame,
+) -> tuple[dict[int, int], set[int]]:
+    """Grow known persons with new records (the incremental form of `cluster_records`).
 
-    def find(self, i: int) -> int:
-        parent = self.parent
+    Records are numbered in founding order over known and new records together. A known
+    person enters as its founding record's number (`known_roots`: root → valid ID or
+    None); `known_members` maps the known records that appear in `edges` to their root,
+    `known_attached` lists known records already joined by a probabilistic edge. Returns
+    the final root of every new record and known root, and the records newly attached.
+    """
+    parent: dict[int, int] = {root: root for root in known_roots}
+    parent.update(known_members)
+    ids: dict[int, str] = {root: v for root, v in known_roots.items() if isinstance(v, str)}
+    for rid, value in zip(new_rids, new_ids, strict=True):
+        parent[int(rid)] = int(rid)
+        if isinstance(value, str):
+            ids[int(rid)] = value
+
+    def find(i: int) -> int:
         root = i
         while parent[root] != root:
             root = parent[root]
@@ -32,49 +48,52 @@ class _Components:
             parent[i], i = root, parent[i]
         return root
 
-    def compatible(self, a: int, b: int) -> bool:
-        id_a, id_b = self.id_number.get(a), self.id_number.get(b)
-        return id_a is None or id_b is None or id_a == id_b
-
-    def union(self, a: int, b: int) -> None:
-        # The smaller index (the earlier record) stays root: labels are founding records.
+    def union(a: int, b: int) -> None:
+        # The smaller number (the earlier record) stays root: labels are founding records.
         keep, drop = (a, b) if a < b else (b, a)
-        self.parent[drop] = keep
-        if drop in self.id_number:
-            self.id_number.setdefault(keep, self.id_number.pop(drop))
+        parent[drop] = keep
+        if drop in ids:
+            ids.setdefault(keep, ids.pop(drop))
 
-
-def cluster_records(id_numbers: Sequence[str | None], edges: pd.DataFrame) -> np.ndarray:
-    """Person label (index of the person's earliest record) for each record.
-
-    `id_numbers[i]` is record i's valid ID or None; records are indexed in founding order
-    (report_date, package, row_number). `edges` has `rid_l`, `rid_r`, `match_probability`:
-    the accepted probabilistic pairs.
-    """
-    components = _Components(id_numbers)
-    first_with_id: dict[str, int] = {}
-    for i, value in enumerate(id_numbers):
+    first_with_id: dict[str, int] = {v: root for root, v in known_roots.items()
+                                     if isinstance(v, str)}
+    for rid, value in zip(new_rids, new_ids, strict=True):
         if isinstance(value, str):
             if value in first_with_id:
-                a, b = components.find(first_with_id[value]), components.find(i)
+                a, b = find(first_with_id[value]), find(int(rid))
                 if a != b:
-                    components.union(a, b)
+                    union(a, b)
             else:
-                first_with_id[value] = i
+                first_with_id[value] = int(rid)
 
-    attached = np.zeros(len(id_numbers), dtype=bool)
+    attached: set[int] = set()
     ordered = edges.sort_values(
         ["match_probability", "rid_l", "rid_r"], ascending=[False, True, True], kind="mergesort"
     )
     for left, right in zip(ordered["rid_l"].to_numpy(), ordered["rid_r"].to_numpy(), strict=True):
         left, right = int(left), int(right)
-        a, b = components.find(left), components.find(right)
-        if a == b or not components.compatible(a, b):
+        a, b = find(left), find(right)
+        if a == b:
             continue
-        if attached[left] and attached[right]:
+        id_a, id_b = ids.get(a), ids.get(b)
+        if id_a is not None and id_b is not None and id_a != id_b:
             continue
-        components.union(a, b)
-        attached[left] = attached[right] = True
+        left_done = left in attached or left in known_attached
+        right_done = right in attached or right in known_attached
+        if left_done and right_done:
+            continue
+        union(a, b)
+        attached.update((left, right))
 
-    return np.fromiter((components.find(i) for i in range(len(id_numbers))), dtype=np.int64,
-                       count=len(id_numbers))
+    final = {int(rid): find(int(rid)) for rid in new_rids}
+    final.update({root: find(root) for root in known_roots})
+    return final, attached
+
+
+def cluster_records(id_numbers: Sequence[str | None], edges: pd.DataFrame) -> np.ndarray:
+    """Person label (index of the person's earliest record) for each record, with no
+    known persons: `id_numbers[i]` is record i's valid ID or None, records indexed in
+    founding order; `edges` has `rid_l`, `rid_r`, `match_probability`."""
+    rids = range(len(id_numbers))
+    final, _ = extend_clusters(rids, list(id_numbers), {}, {}, set(), edges)
+    return np.fromiter((final[i] for i in rids), dtype=np.int64, count=len(id_numbers))

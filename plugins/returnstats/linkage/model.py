@@ -35,12 +35,14 @@ BLOCKING_RULES: tuple[str, ...] = (
     "l.name_pinyin = r.name_pinyin AND l.origin_county = r.origin_county",
     "l.phone = r.phone",
     "l.birth_date = r.birth_date AND l.origin_county = r.origin_county",
-    "l.id_head = r.id_head",
+    "l.id_head = r.id_head AND l.name_tail = r.name_tail",
     "l.id_tail = r.id_tail",
 )
 """Same pinyin and county; same phone; same birth date and county; an ID number as given
 sharing its first 9 or its last 9 characters (one or two slips of the pen leave one half
-intact)."""
+intact). The first 9 characters are only county and birth decade, a block of thousands
+in a large campaign, so that rule also asks for the same pinyin of the name's last
+character (`name_tail`), which every pair passing `name_agreement_sql` shares anyway."""
 
 # Close spelling that still agrees on the given name: the same given name under a
 # mistyped surname, or a Latin-script name one letter off. A one-character difference

@@ -116,3 +116,9 @@ def _one_phone(value: str) -> str | None:
 def normalise_phones(values: pd.Series) -> pd.Series:
     """Mainland mobile numbers as 11 digits (+86, spaces, dashes removed); else null."""
     return _map_distinct(values, _one_phone)
+
+
+def name_tail(normalised_names: pd.Series) -> pd.Series:
+    """Toneless pinyin of a normalised name's last character: shared by every pair of
+    names that agree (exact, same pinyin, same given name), so it narrows a block."""
+    return _map_distinct(normalised_names, lambda value: _char_pinyin(value[-1]))
