@@ -1,0 +1,355 @@
+"""A national day at a chosen volume: its packages (31 provinces, UTF-8 CSV, valid manifest,
+built from the sample generator's model) and the DAG's stages run on them with the DAG's
+own functions, each stage in a fresh process so that its peak memory is its own.
+
+`python -m returnstats.bench.day --stage S --root R --as-of D` runs one stage and prints
+one JSON line (seconds, parts, counts, peak RSS); `__main__` drives it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+STAGES = ("ingest", "link", "publish", "render", "send")
+BENCH_KEY = "returnstats-bench-key-not-a-secret"
+CAMPAIGN_START = date(2020, 2, 10)
+AS_OF = date(2020, 2, 17)
+# Persons per worker record of the sample model: cross-province persons are reported by the
+# sending and/or the receiving province (≈1.48 records a person), so a few extra are drawn
+# and the surplus records dropped.
+RECORDS_PER_PERSON = 1.45
+
+
+@dataclass(frozen=True)
+class DayPackages:
+    landing: Path
+    report_date: date
+    workers: int
+    enterprises: int
+    bytes: int
+    csv_files: tuple[Path, ...]
+
+
+def zone_env(root: Path) -> dict[str, str]:
+    """The RETURNSTATS_* environment of a bench root (the DAG reads its settings from it)."""
+    root = Path(root).resolve()
+    return {
+        "RETURNSTATS_LANDING": str(root / "landing"),
+        "RETURNSTATS_STAGING": str(root / "staging"),
+        "RETURNSTATS_WAREHOUSE": str(root / "warehouse"),
+        "RETURNSTATS_OUTPUT": str(root / "output"),
+        "RETURNSTATS_CAMPAIGN_START": CAMPAIGN_START.isoformat(),
+        "RETURNSTATS_PSEUDONYM_KEY": BENCH_KEY,
+    }
+
+
+def clear_outputs(root: Path) -> None:
+    """Forget everything but the landing zone, so the day runs from scratch."""
+    for zone in ("staging", "warehouse", "output"):
+        shutil.rmtree(Path(root) / zone, ignore_errors=True)
+
+
+def generate_day(landing: Path, report_date: date, records: int, seed: int = 8,
+                 provinces: tuple[str, ...] | None = None) -> DayPackages:
+    """Write one package per province (all 31, or `provinces`) for `report_date` holding
+    `records` worker records in all (English-header UTF-8 CSV, canonical values, the sample
+    model's noise) plus each province's enterprise status list."""
+    import numpy as np
+
+    from returnstats.sample import model
+    from returnstats.sample import reference as ref
+    from returnstats.sample.packages import (
+        Style,
+        format_enterprises,
+        format_workers,
+        manifest_bytes,
+        sha256,
+        to_bytes,
+        write_package,
+    )
+
+    style = Style()
+    rng = np.random.default_rng(seed)
+    register = model.enterprises(rng)
+    chosen = tuple(provinces or ref.provinces())
+    persons = math.ceil(records / RECORDS_PER_PERSON) + 10
+    while True:
+        people = model.persons(rng, report_date, 1, persons, register)
+        rec = model.records(rng, people, 1, (CAMPAIGN_START - report_date).days)
+        rec = rec[rec["province"].isin(chosen)]
+        if len(rec) >= records:
+            break
+        persons = math.ceil(persons * 1.2 * records / max(len(rec), 1))
+    rec = rec.iloc[np.sort(rng.choice(len(rec), records, replace=False))]
+    rec = rec.assign(order=rng.random(len(rec))).sort_values(["province", "order"], ignore_index=True)
+    rec["row_number"] = rec.groupby("province").cumcount() + 1
+    ymd = f"{report_date:%Y%m%d}"
+    rec["record_id"] = [f"{p}{ymd}{r:06d}" for p, r in zip(rec["province"], rec["row_number"])]
+
+    ent = register[register["province"].isin(chosen)].assign(report_day=0, status_day=0)
+    ent["workers_supplied"] = model.workers_supplied(ent, np.zeros(len(ent)))
+    by_province_w = dict(tuple(rec.groupby("province", sort=False)))
+    by_province_e = dict(tuple(ent.groupby("province", sort=False)))
+    total_bytes, csv_files = 0, []
+    for province in chosen:
+        workers = by_province_w.get(province, rec.iloc[:0])
+        enterprises = by_province_e.get(province, ent.iloc[:0])
+        w_bytes = to_bytes(format_workers(workers, style, report_date), style, "workers")
+        e_bytes = to_bytes(format_enterprises(enterprises, style, report_date), style, "enterprises")
+        manifest = {
+            "province": province,
+            "report_date": report_date.isoformat(),
+            "version": 1,
+            "submitted_at": f"{report_date.isoformat()}T18:00:00+08:00",
+            "files": [
+                {"kind": "workers", "name": "workers.csv", "rows": len(workers), "sha256": sha256(w_bytes)},
+                {"kind": "enterprises", "name": "enterprises.csv", "rows": len(enterprises),
+                 "sha256": sha256(e_bytes)},
+            ],
+        }
+        path = Path(landing) / province / f"{province}_{ymd}_v1"
+        write_package(path, [("manifest.json", manifest_bytes(manifest)), ("workers.csv", w_bytes),
+                             ("enterprises.csv", e_bytes)], zipped=False)
+        total_bytes += len(w_bytes) + len(e_bytes)
+        csv_files += [path / "workers.csv", path / "enterprises.csv"]
+    return DayPackages(Path(landing), report_date, len(rec), len(ent), total_bytes, tuple(csv_files))
+
+
+# --- timing the parts of a stage -----------------------------------------------------------
+
+class Parts:
+    """Wall time per part of a stage, by wrapping the functions the stage calls by name
+    (module attributes), so the stage itself runs unchanged."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def wrap(self, module: Any, functions: dict[str, str]) -> Iterator[None]:
+        # A name the module no longer has (another room renamed it) is left to "other".
+        originals = {name: getattr(module, name) for name in functions if hasattr(module, name)}
+
+        def timed(part: str, function: Any) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                began = time.perf_counter()
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    self.seconds[part] = self.seconds.get(part, 0.0) + time.perf_counter() - began
+            return call
+
+        for name, function in originals.items():
+            setattr(module, name, timed(functions[name], function))
+        try:
+            yield
+        finally:
+            for name, function in originals.items():
+                setattr(module, name, function)
+
+
+def _ingest(settings: Any, as_of: date, parts: Parts) -> dict[str, Any]:
+    from returnstats.validation import ingest
+
+    provinces = sorted(p.name for p in settings.landing.iterdir() if p.is_dir())
+    with parts.wrap(ingest, {"landing_sha256": "read", "read_package": "read", "census": "read",
+                             "prepare": "validate", "run_suite": "validate", "split_file": "validate",
+                             "write_package": "stage_write", "_save_result": "stage_write",
+                             "build_data_docs": "data_docs"}):
+        summaries = [ingest.ingest_province(settings, province, as_of) for province in provinces]
+    packages = [p for s in summaries for p in s["packages"]]
+    return {
+        "packages": len(packages),
+        "rejected": sum(p["status"] != "accepted" for p in packages),
+        "rows_received": sum(p["rows_received"] for p in packages),
+        "rows_accepted": sum(p["rows_accepted"] for p in packages),
+        "rows_quarantined": sum(p["rows_quarantined"] for p in packages),
+    }
+
+
+def _link(settings: Any, as_of: date, parts: Parts) -> dict[str, Any]:
+    from returnstats.linkage import run
+    from returnstats.linkage.keys import resolve_key
+    from returnstats.validation import staging
+
+    key = resolve_key(None, None)
+    with parts.wrap(staging, {"read_staged": "read"}), \
+            parts.wrap(run, {"prepare_records": "prepare", "score_pairs": "score",
+                             "cluster_records": "cluster", "survive": "survive",
+                             "write_result": "write"}):
+        result = run.link_as_of(settings, as_of, key)
+    return {k: v for k, v in result.stats.items() if k != "seconds"}
+
+
+def _publish(settings: Any, as_of: date, parts: Parts) -> dict[str, Any]:
+    from returnstats.figures import publish
+    from returnstats.validation import staging
+
+    with parts.wrap(staging, {"read_staged": "read"}), \
+            parts.wrap(publish, {"read_linkage": "read", "compute_tables": "aggregate",
+                                 "publish_tables": "write"}):
+        summary = publish.publish_as_of(settings, as_of)
+    return {"rows_published": sum(summary["rows"].values()),
+            "returns_cumulative": summary["headline"].get("returns_cumulative", 0)}
+
+
+def _render(settings: Any, as_of: date, parts: Parts) -> dict[str, Any]:
+    from returnstats.bulletin.render import render_bulletin
+
+    files = render_bulletin(settings, as_of)
+    return {"files": sum(1 for p in files.directory.rglob("*") if p.is_file())}
+
+
+def _send(settings: Any, as_of: date, parts: Parts) -> dict[str, Any]:
+    from returnstats.bulletin.mail import build_message, deliver
+    from returnstats.bulletin.render import load_bulletin_files
+
+    message = build_message(settings, as_of, load_bulletin_files(settings, as_of), settings.recipients)
+    return {"outcome": deliver(settings, as_of, message, send=None, force=True)}
+
+
+RUNNERS = {"ingest": _ingest, "link": _link, "publish": _publish, "render": _render, "send": _send}
+
+
+def settings_for(root: Path) -> Any:
+    """The settings the DAG would load with the bench root's RETURNSTATS_* environment."""
+    os.environ.update(zone_env(root))
+    from returnstats.config import load_settings
+
+    settings = load_settings()
+    settings.ensure_dirs()
+    return settings
+
+
+def run_stages(stages: list[str], root: Path, as_of: date, profile: Path | None = None) -> dict[str, Any]:
+    """Run `stages` in this process, in order; seconds, parts and counts for each."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = settings_for(root)
+    results: dict[str, Any] = {}
+    for stage in stages:
+        # Import the stage's modules before the clock starts, as a task process would have
+        # them imported by the time it calls the function.
+        parts = Parts()
+        profiler = None
+        if profile is not None:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.005)
+            profiler.start()
+        began, cpu_began = time.perf_counter(), cpu_seconds()
+        counts = RUNNERS[stage](settings, as_of, parts)
+        seconds, cpu = time.perf_counter() - began, cpu_seconds() - cpu_began
+        if profiler is not None:
+            profiler.stop()
+            profile.mkdir(parents=True, exist_ok=True)
+            (profile / f"{stage}.txt").write_text(
+                profiler.output_text(unicode=True, color=False, show_all=False), encoding="utf-8")
+            (profile / f"{stage}.html").write_text(profiler.output_html(), encoding="utf-8")
+        if parts.seconds:
+            parts.seconds["other"] = max(0.0, seconds - sum(parts.seconds.values()))
+        results[stage] = {"seconds": seconds, "cpu_seconds": cpu, "parts": parts.seconds,
+                          "counts": counts}
+    return results
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process, all threads (DuckDB's included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mib() -> float:
+    """This process's resident-set high-water mark, MiB. VmHWM belongs to the process's own
+    address space; `ru_maxrss` would not do in a child: Linux carries it across execve, so
+    a stage would inherit the driver's peak at fork time."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def stage_in_subprocess(stages: list[str], root: Path, as_of: date,
+                        profile: Path | None = None) -> dict[str, Any]:
+    """Run `stages` in a fresh interpreter; their results, its wall time and peak RSS."""
+    command = [sys.executable, "-m", "returnstats.bench.day", "--root", str(root),
+               "--as-of", as_of.isoformat(), "--stage", ",".join(stages)]
+    if profile is not None:
+        command += ["--profile", str(profile)]
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **zone_env(root)})
+    wall = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(f"stage {stages} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_wall_seconds"] = wall
+    return result
+
+
+# --- growth: day 30 against day 1 at equal daily volume --------------------------------------
+
+# Growth days come from two provinces only: ingest's cost is mostly per file (the GX
+# suites), and linkage and publish grow with records and vintages, not with provinces.
+GROWTH_PROVINCES = ("44", "41")
+
+
+def growth(root: Path, records_per_day: int, days: int = 30) -> dict[str, Any]:
+    """Publish `days` vintages, each day adding `records_per_day` new records; the seconds of
+    linkage and publish on every day (the DAG's functions, in this process)."""
+    shutil.rmtree(root, ignore_errors=True)
+    settings = settings_for(root)
+    timings: dict[str, list[float]] = {"link": [], "publish": []}
+    for day in range(days):
+        as_of = AS_OF + timedelta(days=day)
+        generate_day(settings.landing, as_of, records_per_day, seed=1000 + day, provinces=GROWTH_PROVINCES)
+        _ingest(settings, as_of, Parts())
+        for stage in ("link", "publish"):
+            if day == 0:
+                # Day 1 runs twice (both idempotent) so that its timing excludes the
+                # process's first imports (Splink, DuckDB) — day 30 never pays them.
+                RUNNERS[stage](settings, as_of, Parts())
+            began = time.perf_counter()
+            RUNNERS[stage](settings, as_of, Parts())
+            timings[stage].append(time.perf_counter() - began)
+    return timings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m returnstats.bench.day", description=__doc__)
+    parser.add_argument("--root", type=Path, required=True)
+    parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF)
+    parser.add_argument("--stage", default=",".join(STAGES), help="comma-separated, or 'growth'")
+    parser.add_argument("--profile", type=Path, help="write pyinstrument profiles here")
+    parser.add_argument("--records-per-day", type=int, default=2000, help="growth only")
+    parser.add_argument("--days", type=int, default=30, help="growth only")
+    args = parser.parse_args(argv)
+    began = time.perf_counter()
+    if args.stage == "growth":
+        result: dict[str, Any] = {"growth": growth(args.root, args.records_per_day, args.days)}
+    else:
+        result = {"stages": run_stages(args.stage.split(","), args.root, args.as_of, args.profile)}
+    result["seconds"] = time.perf_counter() - began
+    result["peak_rss_mib"] = peak_rss_mib()
+    print(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

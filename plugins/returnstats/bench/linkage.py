@@ -1,0 +1,245 @@
+"""Linkage benchmark: quality against the sample generator's truth, the speed of one
+incremental link of new records against a large known state, and the growth of a day's
+run time over a campaign.
+
+    python -m returnstats.bench.linkage [--quick] [--only quality,speed,growth]
+
+Prints one line per measure, `linkage.<measure> <value> <unit>` (units: ratio, s, records,
+persons). --quick uses small sizes (a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import tempfile
+import time
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+KEY = b"bench-key"
+START = date(2020, 2, 17)
+SURNAMES = list("张王李刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+GIVEN = list("伟华军国丽红东刚龙凤杰涛鹏辉强云芳娜敏静秀英玉兰霞平明建文海波春燕勇峰磊超浩宇晨阳亮飞鑫琳婷雪梅林桂珍斌俊志新")
+TRADITIONAL = {"华": "華", "军": "軍", "国": "國", "丽": "麗", "红": "紅", "东": "東", "刚": "剛",
+               "龙": "龍", "凤": "鳳", "杰": "傑", "涛": "濤", "鹏": "鵬", "辉": "輝", "强": "強",
+               "云": "雲", "静": "靜", "兰": "蘭", "霞": "霞", "明": "明", "建": "建", "张": "張",
+               "刘": "劉", "陈": "陳", "杨": "楊", "黄": "黃", "赵": "趙", "吴": "吳", "马": "馬"}
+HOMOPHONES = {"伟": "玮", "丽": "莉", "军": "君", "华": "化", "静": "晶", "敏": "民", "杰": "洁",
+              "涛": "韬", "峰": "锋", "婷": "庭", "燕": "艳", "明": "铭", "亮": "靓", "超": "潮"}
+ORIGINS = np.array(["51", "50", "43", "42", "41", "36", "34", "52", "45", "61"])
+DESTINATIONS = np.array(["44", "33", "32", "31", "11", "35", "12", "37"])
+MODES = np.array(["special_train", "chartered_bus", "train_carriage", "charter_flight"])
+_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+_CHECK = np.array(list("10X98765432"))
+
+
+def _ids(county: np.ndarray, birth: np.ndarray, serial: np.ndarray) -> np.ndarray:
+    body = np.char.add(np.char.add(county.astype("U6"), pd.to_datetime(birth).strftime(
+        "%Y%m%d").to_numpy().astype("U8")), np.char.zfill(serial.astype("U3"), 3))
+    digits = body.view("U1").reshape(len(body), 17).astype(np.int64)
+    return np.char.add(body, _CHECK[(digits * _WEIGHTS).sum(axis=1) % 11])
+
+
+def synthetic_workers(n_persons: int, seed: int, first_day: date = START, days: int = 20,
+                      first_person: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Vectorised form of tests/linkage/synthetic.py: (staged workers, person per row).
+    Households share surname, county and phone; 30% of IDs missing, 4% mistyped,
+    traditional and homophone names, reformatted phones."""
+    rng = np.random.default_rng(seed)
+    n = n_persons
+    county = np.char.add(np.char.add(rng.choice(ORIGINS, n),
+                                      np.char.zfill(rng.integers(1, 15, n).astype("U2"), 2)),
+                         rng.integers(21, 30, n).astype("U2"))
+    household = np.repeat(np.arange(n), rng.choice([1, 2, 3, 4], n, p=[.55, .25, .12, .08]))[:n]
+    county = county[household]
+    surname = np.array(SURNAMES)[rng.integers(0, len(SURNAMES), n)][household]
+    given = np.char.add(np.array(GIVEN)[rng.integers(0, len(GIVEN), n)],
+                        np.where(rng.random(n) < .6, np.array(GIVEN)[rng.integers(0, len(GIVEN), n)], ""))
+    name = np.char.add(surname, given)
+    birth = np.datetime64("1965-01-01") + rng.integers(0, 14000, n).astype("timedelta64[D]")
+    person = np.arange(first_person, first_person + n)
+    ids = _ids(county, birth, person % 1000)
+    phone = np.char.add("13", np.char.zfill(rng.integers(0, 10**9, n).astype("U9"), 9))[household]
+    destination = rng.choice(DESTINATIONS, n)
+    arrival = np.datetime64(first_day) + rng.integers(0, days, n).astype("timedelta64[D]")
+    female = rng.random(n) < .4
+    # Records: sending and/or receiving province.
+    sides = rng.choice(3, n, p=[.25, .25, .5])
+    rec_person = np.concatenate([np.flatnonzero(sides != 1), np.flatnonzero(sides != 0)])
+    role = np.concatenate([np.full((sides != 1).sum(), "sending"),
+                           np.full((sides != 0).sum(), "receiving")])
+    m = len(rec_person)
+    names = name[rec_person].astype(object)
+    luck = rng.random(m)
+    trad = luck < .08
+    names[trad] = [''.join(TRADITIONAL.get(c, c) for c in v) for v in names[trad]]
+    homo = (luck >= .08) & (luck < .12)
+    names[homo] = [v[:-1] + HOMOPHONES.get(v[-1], v[-1]) for v in names[homo]]
+    id_luck = rng.random(m)
+    raw = ids[rec_person].astype(object)
+    raw[id_luck < .3] = None
+    mistyped = (id_luck >= .3) & (id_luck < .34)
+    raw[mistyped] = [v[:5] + str((int(v[5]) + 1) % 10) + v[6:] for v in raw[mistyped]]
+    valid = np.where((id_luck >= .34), raw, None)
+    ph = phone[rec_person].astype(object)
+    fmt = rng.random(m)
+    ph[fmt < .15] = None
+    spaced = (fmt >= .15) & (fmt < .3)
+    ph[spaced] = ["+86 " + v for v in ph[spaced]]
+    arr = arrival[rec_person] + np.where(role == "receiving", rng.integers(0, 2, m), 0
+                                         ).astype("timedelta64[D]")
+    province = np.where(role == "sending", np.char.ljust(county[rec_person].astype("U2"), 2),
+                        destination[rec_person])
+    frame = pd.DataFrame({
+        "province": province, "report_date": pd.to_datetime(arr).date, "version": 1,
+        "file": "workers.csv", "name": names, "id_number": valid, "id_number_raw": raw,
+        "sex": np.where(female[rec_person], "F", "M"),
+        "birth_date": pd.to_datetime(np.where(rng.random(m) < .85, birth[rec_person],
+                                              np.datetime64("NaT"))).date,
+        "phone": ph, "origin_county": county[rec_person],
+        "destination_province": destination[rec_person],
+        "employer_uscc": None, "mode": rng.choice(MODES, m),
+        "arrival_date": pd.to_datetime(arr).date, "role": role,
+    })
+    frame["package"] = frame["province"] + "_" + pd.to_datetime(frame["report_date"]).dt.strftime(
+        "%Y%m%d") + f"_s{seed}_v1"
+    order = np.argsort(frame["package"].to_numpy(), kind="stable")
+    frame = frame.iloc[order].reset_index(drop=True)
+    frame["row_number"] = frame.groupby("package").cumcount().astype("int64") + 1
+    frame["record_id"] = "R" + frame["row_number"].astype(str)
+    return frame, person[rec_person][order]
+
+
+def known_state(workers: pd.DataFrame, person: np.ndarray):
+    """A linked state built from the generator's persons (as if linked perfectly)."""
+    from returnstats.linkage import run
+    from returnstats.warehouse.schema import PERSON_RETURNS
+
+    records = run.prepare_records(workers)
+    person = person[workers.sort_values(run.FOUNDING_ORDER, kind="mergesort").index]
+    keys = pd.Series(person).map(lambda p: hashlib.sha256(KEY + str(p).encode()).hexdigest())
+    state = run._state_rows(records)
+    first = ~pd.Series(person).duplicated().to_numpy()
+    state = state.set_column(state.schema.get_field_index("person_key"), "person_key",
+                             pa.array(keys, pa.string()))
+    state = state.set_column(state.schema.get_field_index("merged"), "merged", pa.array(~first))
+    founders = records[first]
+    persons = pd.DataFrame({
+        "person_key": keys[first].to_numpy(), "return_date": founders["arrival_date"].to_numpy(),
+        "mode": founders["mode"].to_numpy(), "origin_province": founders["origin_county"].str[:2].to_numpy(),
+        "origin_county": founders["origin_county"].to_numpy(),
+        "destination_province": founders["destination_province"].to_numpy(),
+        "employer_uscc": None, "n_records": 1, "source_records": [[]] * len(founders)})
+    return run.LinkState(state, pa.Table.from_pandas(persons, schema=PERSON_RETURNS.schema,
+                                                     preserve_index=False))
+
+
+def bench_speed(known_persons: int, new_records: int) -> dict[str, tuple[float, str]]:
+    from returnstats.linkage import run
+
+    known, person = synthetic_workers(known_persons, seed=1)
+    state = known_state(known, person)
+    new, _ = synthetic_workers(int(new_records / 1.5), seed=2, first_day=START + timedelta(20),
+                               first_person=known_persons)
+    began = time.perf_counter()
+    result = run.link_increment(state, new, KEY)
+    seconds = time.perf_counter() - began
+    return {"speed_known_persons": (state.persons.num_rows, "persons"),
+            "speed_new_records": (len(new), "records"),
+            "speed_seconds": (seconds, "s"),
+            "speed_persons_after": (result.stats["persons"], "persons")}
+
+
+def bench_growth(days: int, per_day: int) -> dict[str, tuple[float, str]]:
+    from returnstats.linkage import run
+
+    state, seconds = None, []
+    for day in range(days):
+        workers, _ = synthetic_workers(int(per_day / 1.5), seed=100 + day,
+                                       first_day=START + timedelta(day), days=1,
+                                       first_person=day * per_day)
+        began = time.perf_counter()
+        result = run.link_increment(state, workers, KEY)
+        seconds.append(time.perf_counter() - began)
+        state = result.state
+    return {"growth_day1_seconds": (seconds[0], "s"), f"growth_day{days}_seconds": (seconds[-1], "s"),
+            "growth_ratio": (seconds[-1] / seconds[0], "ratio"),
+            "growth_records_per_day": (per_day, "records")}
+
+
+def bench_quality(days: int, persons_per_day: int) -> dict[str, tuple[float, str]]:
+    """The sample generator's packages, delivered and ingested day by day through the
+    pipeline's own rooms, linked incrementally with `link_as_of`, scored against truth."""
+    from returnstats.config import load_settings
+    from returnstats.linkage.run import link_as_of
+    from returnstats.reference import provinces
+    from returnstats.sample import deliver, generate
+    from returnstats.validation.ingest import ingest_province
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        generate(root / "sample", start=START, days=days, persons_per_day=persons_per_day, seed=7)
+        settings = replace(load_settings(), landing=root / "landing", warehouse=root / "warehouse",
+                           output=root / "output", staging=root / "staging")
+        settings.ensure_dirs()
+        link_seconds = 0.0
+        for day in range(days):
+            as_of = START + timedelta(day)
+            deliver(root / "sample", settings.landing, as_of)
+            for province in provinces():
+                ingest_province(settings, province, as_of)
+            began = time.perf_counter()
+            result = link_as_of(settings, as_of, KEY)
+            link_seconds += time.perf_counter() - began
+        truth = pd.read_csv(root / "sample" / "truth" / "records.csv", dtype=str)
+    truth["row_number"] = truth["row_number"].astype("int64")
+    linked = result.record_person.merge(truth, on=["package", "file", "row_number"], how="left")
+    precision, recall = pairwise(linked["person_key"], linked["person_id"])
+    true_sets = linked.groupby("person_id")["person_key"].agg(lambda k: (k.nunique(), len(k)))
+    key_sizes = linked.groupby("person_key").size()
+    exact = sum(n == 1 and key_sizes[k] == size for (n, size), k in
+                zip(true_sets, linked.groupby("person_id")["person_key"].first()))
+    return {"quality_records": (len(linked), "records"),
+            "quality_precision": (precision, "ratio"), "quality_recall": (recall, "ratio"),
+            "quality_persons_exact": (exact / len(true_sets), "ratio"),
+            "quality_link_seconds": (link_seconds, "s")}
+
+
+def pairwise(predicted: pd.Series, actual: pd.Series) -> tuple[float, float]:
+    """Pairwise precision and recall, counted per (predicted, actual) cell."""
+    cells = pd.DataFrame({"p": predicted.to_numpy(), "a": actual.to_numpy()})
+
+    def pairs(sizes: pd.Series) -> float:
+        return float((sizes * (sizes - 1) / 2).sum())
+
+    both = pairs(cells.groupby(["p", "a"]).size())
+    found, true = pairs(cells.groupby("p").size()), pairs(cells.groupby("a").size())
+    return (both / found if found else 1.0), (both / true if true else 1.0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m returnstats.bench.linkage")
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    parser.add_argument("--only", default="quality,speed,growth")
+    args = parser.parse_args(argv)
+    import logging
+    logging.getLogger("returnstats").setLevel(logging.WARNING)
+    chosen = set(args.only.split(","))
+    sizes = ({"quality": (3, 1500), "speed": (20_000, 5_000), "growth": (5, 3_000)} if args.quick
+             else {"quality": (5, 25_000), "speed": (5_000_000, 1_000_000), "growth": (30, 50_000)})
+    for name, function in (("quality", bench_quality), ("speed", bench_speed),
+                           ("growth", bench_growth)):
+        if name in chosen:
+            for measure, (value, unit) in function(*sizes[name]).items():
+                text = f"{value:.4f}" if isinstance(value, float) else str(value)
+                print(f"linkage.{measure} {text} {unit}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
