@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from returnstats.config import Settings
+from returnstats.validation.data_docs import build_data_docs
 from returnstats.validation.ingest import ingest_province
 from returnstats.validation.ledger import check_ledger
 from returnstats.validation.staging import (
@@ -100,6 +101,31 @@ def test_package_is_ingested_end_to_end_into_staging(settings):
     result = docs.read_text(encoding="utf-8")
     assert "worker.mode.unknown" in result
     assert VALID_ID not in result and "张三" not in result and "步行" not in result
+
+
+def test_ingest_saves_results_and_data_docs_are_built_once_for_the_run(settings):
+    package(settings).write()
+    PackageBuilder(settings.landing, province="11", report_date=D1).add(
+        "workers", "workers.csv", csv_bytes(WORKER_HEADERS, [worker_row(record_id="B1")])
+    ).write()
+    ingest_province(settings, "44", D1)
+    ingest_province(settings, "11", D1)
+    folder = settings.output / "data_docs" / "2020-03-01"
+    assert not (folder / "index.html").exists()  # ingest only saves the results
+
+    index = build_data_docs(settings, D1)
+    assert index == folder / "index.html" and index.is_file()
+    pages = {p.name for p in folder.glob("validations/**/*.html")}
+    assert any("44_20200301_v1" in name for name in pages)
+    assert any("11_20200301_v1" in name for name in pages)
+    assert build_data_docs(settings, D1) == index  # a rerun rebuilds the same site
+    assert not (folder / ".lock").exists()
+
+
+def test_data_docs_failure_is_logged_not_raised(settings, caplog):
+    (settings.output / "data_docs").write_text("not a folder", encoding="utf-8")
+    assert build_data_docs(settings, D1) is None
+    assert "data docs for 2020-03-01 not built" in caplog.text
 
 
 def test_rerun_reuses_the_staged_package_and_keeps_first_processed(settings):

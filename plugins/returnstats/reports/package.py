@@ -198,15 +198,16 @@ def _raw_file(kind: str, name: str, parsed: ParsedFile) -> RawFile:
                                   name)
     columns = {canonical: _trim(parsed.columns[position])
                for canonical, position in positions.items()}
-    table = pd.DataFrame(columns, dtype=object, index=pd.RangeIndex(n_rows))
+    # The trimmed arrays are new: the table takes them without another copy.
+    table = pd.DataFrame(columns, dtype=object, index=pd.RangeIndex(n_rows), copy=False)
     table["row_number"] = np.asarray(parsed.row_numbers, dtype=np.int64)
     return RawFile(kind, name, table, n_rows, extra)
 
 
 def _trim(cells: np.ndarray) -> np.ndarray:
     """Cells without surrounding whitespace (full-width spaces too); empty → None."""
-    try:  # CSV and xlsx cells are all text: the fast path
-        return np.array([v.strip() or None for v in cells], dtype=object)
+    try:  # CSV and xlsx cells are all text: the fast path (no intermediate list)
+        return np.fromiter((v.strip() or None for v in cells), dtype=object, count=len(cells))
     except AttributeError:  # JSON: a key absent from an object is None
         return np.array([None if v is None else (v.strip() or None) for v in cells],
                         dtype=object)

@@ -75,10 +75,32 @@ def decode_text(data: bytes, file: str) -> bytes:
     except UnicodeDecodeError:
         pass
     try:
-        return data.decode("gb18030").encode("utf-8")
+        text = data.decode("gb18030")
     except UnicodeDecodeError:
         raise _reject("package.file.encoding", file,
                       "decodes neither as UTF-8 nor as GB18030") from None
+    if (line := _utf8_line(data)) is not None:
+        # Most UTF-8 Chinese also decodes as GB18030, to mojibake: one encoding per file.
+        raise _reject("package.file.encoding", file,
+                      f"mixes encodings: line {line} is UTF-8, other lines are not")
+    return text.encode("utf-8")
+
+
+def _utf8_line(data: bytes) -> int | None:
+    """The first line of a non-UTF-8 buffer that is non-ASCII valid UTF-8, or None.
+
+    A line of real GB18030 text is practically never valid UTF-8 (GB18030 trail bytes
+    rarely continue a UTF-8 sequence), so such a line means the file mixes encodings.
+    """
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return number
+    return None
 
 
 # ---------------------------------------------------------------- field length
@@ -109,15 +131,20 @@ def check_field_lengths(parsed: ParsedFile, file: str, kind: str, limit: int) ->
 
 def _no_field_can_be_too_long(body: bytes, limit: int) -> bool:
     """Whole-buffer test: without quotes a field never spans lines, so no field is longer
-    than the longest line."""
+    than the longest line (lines end at LF or CR)."""
     if len(body) <= limit:
         return True
     if b'"' in body:
         return False
-    buffer = np.frombuffer(body, dtype=np.uint8)
-    ends = np.flatnonzero((buffer == 0x0A) | (buffer == 0x0D))
-    edges = np.concatenate(([-1], ends, [len(body)]))
-    return int(np.diff(edges).max()) - 1 <= limit
+    # Hop from line end to line end: each window of limit + 1 bytes must hold one.
+    start = 0
+    while len(body) - start > limit:
+        end = start + limit + 1
+        cut = max(body.rfind(b"\n", start, end), body.rfind(b"\r", start, end))
+        if cut < 0:
+            return False
+        start = cut + 1
+    return True
 
 
 # ---------------------------------------------------------------- CSV

@@ -4,7 +4,7 @@ Each function takes a pandas Series of `str`/None cells and returns a Series on 
 index: the parsed value, or NA where the cell is empty or cannot be parsed. None of them
 raises on bad input. Work is done once per distinct value, so a million-row column with
 few distinct values costs little; `is_valid_id` checks check digits and birth dates with
-numpy and looks up places once per (county, birth year).
+numpy and reads the place table once per distinct county.
 """
 
 from __future__ import annotations
@@ -44,14 +44,20 @@ _BOOLS = {"是": True, "否": False, "true": True, "false": False, "1": True, "0
 
 # ---------------------------------------------------------------- machinery
 
+def _distinct(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(present mask, code of each present cell, distinct present values)."""
+    cells = pd.Series(s, copy=False).to_numpy(dtype=object)
+    present = ~pd.isna(cells)
+    codes, uniques = pd.factorize(cells[present] if not present.all() else cells)
+    return present, codes, np.asarray(uniques, dtype=object)
+
+
 def _by_distinct(s: pd.Series, parse: Callable[[str], object], dtype: str = "object",
                  missing: object = None) -> pd.Series:
     """Apply `parse` once per distinct non-empty value; empty cells and failures → missing."""
-    values = pd.Series(s, copy=False).astype(object)
-    present = values.notna().to_numpy()
-    out = np.full(len(values), missing, dtype=object)
-    if present.any():
-        codes, uniques = pd.factorize(values.to_numpy(dtype=object)[present])
+    present, codes, uniques = _distinct(s)
+    out = np.full(len(present), missing, dtype=object)
+    if len(uniques):
         parsed = np.empty(len(uniques), dtype=object)
         for i, value in enumerate(uniques):
             try:
@@ -59,10 +65,16 @@ def _by_distinct(s: pd.Series, parse: Callable[[str], object], dtype: str = "obj
             except Exception:  # a parser never raises on bad input: unparseable is missing
                 parsed[i] = missing
         out[present] = parsed[codes]
-    result = pd.Series(out, index=values.index, dtype=object)
+    result = pd.Series(out, index=s.index, dtype=object)
     if dtype != "object":
         result = result.astype(dtype)
     return result
+
+
+def map_distinct(s: pd.Series, function: Callable[[str], object]) -> pd.Series:
+    """`function` applied once per distinct non-empty value (object Series; None where the
+    cell is empty or `function` fails)."""
+    return _by_distinct(s, function)
 
 
 def _nfkc(text: str) -> str:
@@ -106,6 +118,23 @@ def _date(text: str) -> dt.date | None:
 def parse_date(s: pd.Series) -> pd.Series:
     """`datetime.date` or None: 2020-03-01, 2020/3/1, 20200301, 2020年3月1日, ISO datetimes."""
     return _by_distinct(s, _date)
+
+
+def parse_datetime64(s: pd.Series) -> pd.Series:
+    """`parse_date` as datetime64[s], NaT where absent or unparseable (one parse per
+    distinct value: a date column holds few)."""
+    present, codes, uniques = _distinct(s)
+    parsed = np.full(len(uniques), np.datetime64("NaT"), dtype="datetime64[s]")
+    for i, value in enumerate(uniques):
+        try:
+            day = _date(str(value))
+        except Exception:  # a parser never raises on bad input: unparseable is missing
+            continue
+        if day is not None:
+            parsed[i] = np.datetime64(day, "s")
+    out = np.full(len(present), np.datetime64("NaT"), dtype="datetime64[s]")
+    out[present] = parsed[codes]
+    return pd.Series(out, index=s.index, dtype="datetime64[s]")
 
 
 # ---------------------------------------------------------------- code lists
@@ -206,36 +235,49 @@ _DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
 @cache
-def _id_place_known(county: int, year: int) -> bool:
-    """Whether stdnum knows `county` as a place assigned in `year` (GB 11643 address code)."""
-    from stdnum.cn import ric
+def _id_place_years(county: int) -> tuple[tuple[int, int], ...]:
+    """Birth years (inclusive ranges) for which stdnum knows `county` as a GB 11643 address
+    code; empty when it does not know it at all.
+
+    The same reading of stdnum's table as `stdnum.cn.ric.get_birth_place`, done once per
+    county instead of once per (county, birth year): an entry without a `[start-end]`
+    period is valid for every year, and an entry stdnum could not read ends the list.
+    """
+    from stdnum import numdb
 
     try:  # stdnum raises InvalidComponent, and KeyError for some unknown counties
-        ric.get_birth_place(f"{county:06d}{year:04d}0101")
-        return True
+        parts = numdb.get("cn/loc").info(f"{county:06d}")
+        info = {k: v for _, props in parts for k, v in props.items()}
+        entries = info["county"].split(",")
     except Exception:
-        return False
+        return ()
+    years = []
+    for entry in entries:
+        if not entry.startswith("["):
+            years.append((0, 10**4))
+            break
+        try:
+            period, _ = entry[1:].split("]")
+            start, end = period.split("-")
+            years.append((int(start) if start else 0, int(end) if end else 10**4))
+        except ValueError:
+            break
+    return tuple(years)
 
 
-def is_valid_id(s: pd.Series) -> pd.Series:
-    """GB 11643 ID number valid, as `stdnum.cn.ric.is_valid` decides (form, check digit,
-    birth date, place known for the birth year), after `normalise_id`; empty → False.
+def _id_place_known(county: int, year: int) -> bool:
+    """Whether stdnum knows `county` as a place assigned in `year` (GB 11643 address code)."""
+    return any(start <= year <= end for start, end in _id_place_years(county))
 
-    Vectorised: check digits and dates in numpy, stdnum's place lookup once per distinct
-    (county, birth year).
-    """
-    ids = _arrow_id(s)
+
+def _id_validity(ids: pa.Array) -> np.ndarray:
+    """Validity of normalised ID numbers (see `is_valid_id`) as a numpy bool array."""
     form = pc.fill_null(pc.match_substring_regex(ids, r"^[0-9]{17}[0-9X]$"), False)
     form_np = form.to_numpy(zero_copy_only=False)
     result = np.zeros(len(ids), dtype=bool)
     candidates = np.flatnonzero(form_np)
     if len(candidates):
-        chosen = pc.filter(ids, form)
-        # Every candidate is 18 ASCII bytes: the data buffer is an (n, 18) byte matrix.
-        offsets = np.frombuffer(chosen.buffers()[1], dtype=np.int64)[
-            chosen.offset: chosen.offset + len(chosen) + 1]
-        data = np.frombuffer(chosen.buffers()[2], dtype=np.uint8)
-        codes = data[offsets[0]: offsets[-1]].reshape(-1, 18)
+        codes = _id_matrix(pc.filter(ids, form))
         digits = codes[:, :17].astype(np.int64) - 48
         check_ok = _ID_CHECK[(1 - digits @ _ID_WEIGHTS) % 11] == codes[:, 17]
         county = digits[:, :6] @ (10 ** np.arange(5, -1, -1))
@@ -251,7 +293,52 @@ def is_valid_id(s: pd.Series) -> pd.Series:
                          dtype=bool)
         ok[np.flatnonzero(ok)] = known[inverse.reshape(-1)]
         result[candidates] = ok
-    return pd.Series(result, index=s.index, dtype=bool)
+    return result
+
+
+def _id_matrix(ids: pa.Array) -> np.ndarray:
+    """18-character ASCII ID numbers (no nulls) as an (n, 18) uint8 matrix, without copies:
+    the Arrow data buffer already is that matrix."""
+    ids = ids.cast(pa.large_string())
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[
+        ids.offset: ids.offset + len(ids) + 1]
+    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)
+    return data[offsets[0]: offsets[-1]].reshape(-1, 18)
+
+
+def is_valid_id(s: pd.Series) -> pd.Series:
+    """GB 11643 ID number valid, as `stdnum.cn.ric.is_valid` decides (form, check digit,
+    birth date, place known for the birth year), after `normalise_id`; empty → False.
+
+    Vectorised: check digits and dates in numpy, stdnum's place table read once per
+    distinct county.
+    """
+    return pd.Series(_id_validity(_arrow_id(s)), index=s.index, dtype=bool)
+
+
+def check_ids(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """`normalise_id(s)` and `is_valid_id(s)` in one pass over the text."""
+    ids = _arrow_id(s)
+    return _from_arrow(ids, s.index), pd.Series(_id_validity(ids), index=s.index, dtype=bool)
+
+
+def id_facts(s: pd.Series, valid: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Sex ('M'/'F', object) and birth date (datetime64[s]) encoded in the ID numbers
+    `valid` marks (normalised, as `check_ids` gives them); None/NaT elsewhere."""
+    chosen = np.flatnonzero(valid.to_numpy(dtype=bool))
+    sex = np.full(len(s), None, dtype=object)
+    birth = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[s]")
+    if len(chosen):
+        codes = _id_matrix(pa.array(s.to_numpy(dtype=object)[chosen], type=pa.large_string()))
+        digits = codes[:, 6:17].astype(np.int64) - 48
+        sex[chosen] = np.where(digits[:, 10] % 2 == 1, "M", "F")
+        year = digits[:, 0:4] @ np.array([1000, 100, 10, 1])
+        month = digits[:, 4:6] @ np.array([10, 1])
+        day = digits[:, 6:8] @ np.array([10, 1])
+        birth[chosen] = ((year - 1970).astype("datetime64[Y]").astype("datetime64[M]")
+                         + (month - 1)).astype("datetime64[D]") + (day - 1)
+    return (pd.Series(sex, index=s.index, dtype=object),
+            pd.Series(birth, index=s.index, dtype="datetime64[s]"))
 
 
 @lru_cache(maxsize=65536)
@@ -266,7 +353,13 @@ def _uscc_ok(value: str) -> bool:
 
 def is_valid_uscc(s: pd.Series) -> pd.Series:
     """GB 32100 unified social credit code valid (`stdnum.cn.uscc.is_valid`); empty → False."""
-    return _by_distinct(normalise_uscc(s), _uscc_ok, missing=False).astype(bool)
+    return check_usccs(s)[1]
+
+
+def check_usccs(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """`normalise_uscc(s)` and `is_valid_uscc(s)` in one pass over the text."""
+    normalised = normalise_uscc(s)
+    return normalised, _by_distinct(normalised, _uscc_ok, missing=False).astype(bool)
 
 
 # ---------------------------------------------------------------- county codes

@@ -22,6 +22,7 @@ from returnstats.config import Settings
 from returnstats.reports.errors import PackageRejected
 from returnstats.reports.landing import PackageRef, RejectedEntry, scan_landing
 from returnstats.reports.package import Package, census, read_package
+from returnstats.validation.data_docs import result_path
 from returnstats.validation.ledger import NO_FILE, LedgerEntry, ledger_frame
 from returnstats.validation.prepare import (
     ENTERPRISE_STAGED_COLUMNS,
@@ -217,8 +218,7 @@ def _ingest_rejected_entry(settings: Settings, entry: RejectedEntry,
 def _save_result(settings: Settings, as_of: date, package: str, kind: str,
                  summary: dict[str, Any]) -> None:
     """The GX validation result (counts only, no values) for the Data Docs of the run."""
-    folder = Path(settings.output) / "data_docs" / as_of.isoformat() / package
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{kind}.json").write_text(
-        json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-
+    path = result_path(settings, as_of, package, kind)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str),
+                    encoding="utf-8")

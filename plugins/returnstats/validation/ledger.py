@@ -42,7 +42,8 @@ def ledger_frame(package: str, province: str, report_date: date, version: int, s
 def check_ledger(ledger: pd.DataFrame) -> list[str]:
     """Violations of the ledger invariant, one message per offending row (empty: balanced).
 
-    Accepted files balance: rows_received = rows_accepted + rows_quarantined. Rejected and
+    Accepted files balance: rows_received = rows_accepted + rows_quarantined, and merge no
+    more rows than they accept (rows_merged is 0 until linkage fills it). Rejected and
     superseded files accept nothing. Status is one of accepted, rejected, superseded.
     """
     problems: list[str] = []
@@ -53,6 +54,9 @@ def check_ledger(ledger: pd.DataFrame) -> list[str]:
                 problems.append(
                     f"{where}: rows_received {row.rows_received} != rows_accepted "
                     f"{row.rows_accepted} + rows_quarantined {row.rows_quarantined}")
+            if getattr(row, "rows_merged", 0) > row.rows_accepted:
+                problems.append(
+                    f"{where}: rows_merged {row.rows_merged} > rows_accepted {row.rows_accepted}")
         elif row.status in ("rejected", "superseded"):
             if row.rows_accepted != 0:
                 problems.append(f"{where}: {row.status} but rows_accepted {row.rows_accepted}")

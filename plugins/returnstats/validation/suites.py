@@ -148,7 +148,10 @@ def run_suite(kind: str, prepared: pd.DataFrame) -> SuiteRun:
     # Only the columns the rules read go to GX: it fingerprints and filters the whole frame.
     # The row numbers become the (unnamed) index: GX then reports unexpected rows as a plain
     # list of index values, much faster than building a dict per row for named columns.
-    frame = prepared[list(suite_columns(kind))]
+    # `copy()` also consolidates the columns into one block per dtype: each row condition
+    # makes GX filter the whole frame, and a few wide blocks filter much faster than
+    # dozens of single columns.
+    frame = prepared[list(suite_columns(kind))].copy()
     frame.index = pd.Index(prepared["row_number"].to_numpy(dtype="int64"))
     runner = _get_runner()
     with _runner_lock, warnings.catch_warnings():
@@ -157,7 +160,9 @@ def run_suite(kind: str, prepared: pd.DataFrame) -> SuiteRun:
         batch = runner.batches[kind].get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(
             runner.suites[kind],
-            result_format={"result_format": "COMPLETE"},
+            # The unexpected index query is dropped from the summary anyway (it lists
+            # row numbers as query text): not asking for it spares a filter per rule.
+            result_format={"result_format": "COMPLETE", "return_unexpected_index_query": False},
         )
     findings = []
     for expectation_result in result.results:

@@ -1,0 +1,100 @@
+"""Great Expectations Data Docs of a run: `<output>/data_docs/<as_of>/index.html`.
+
+Ingest saves each validated file's GX result, without unexpected values, as
+`<output>/data_docs/<as_of>/<package>/<kind>.json` (`ingest._save_result`). The provinces
+are ingested by separate tasks, each with its own process-local ephemeral GX context, so
+the site is built once per run, after every province's task, from those saved results
+(`build_data_docs`, the DAG's `build_data_docs` task): a fresh ephemeral context gets a
+filesystem Data Docs site at the as-of folder, the saved results go into its (in-memory)
+validation results store, and GX renders the validation pages and the index.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import warnings
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from returnstats.config import Settings
+
+log = logging.getLogger(__name__)
+
+SITE_NAME = "returnstats"
+_EXTRA_KEYS = ("suite", "rows")  # ours, not GX's: the saved summary adds them
+_UNSAFE_ID = re.compile(r"[^0-9A-Za-z_.-]")
+
+
+def data_docs_dir(settings: Settings, as_of: date) -> Path:
+    return Path(settings.output) / "data_docs" / as_of.isoformat()
+
+
+def result_path(settings: Settings, as_of: date, package: str, kind: str) -> Path:
+    """Where ingest saves the GX result of one file of a package."""
+    return data_docs_dir(settings, as_of) / package / f"{kind}.json"
+
+
+def build_data_docs(settings: Settings, as_of: date) -> Path | None:
+    """Build the Data Docs site of `as_of` from every result saved for it; return its
+    index.html.
+
+    Run once per run, after all provinces are ingested; running it again rebuilds the
+    same site. Data Docs are a by-product: a failure is logged, never raised, and
+    returns None.
+    """
+    try:
+        folder = data_docs_dir(settings, as_of)
+        folder.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _build(folder, as_of)
+    except Exception as exc:  # noqa: BLE001 — docs must never fail the run
+        log.error("data docs for %s not built: %s: %s", as_of.isoformat(),
+                  type(exc).__name__, str(exc)[:200])
+        return None
+
+
+def _build(folder: Path, as_of: date) -> Path:
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.add_data_docs_site(site_name=SITE_NAME, site_config={
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                          "base_directory": str(folder)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    # The run is named by its as-of date, not by the clock: a rerun renders the same site.
+    run_id = RunIdentifier(run_name=as_of.isoformat(),
+                           run_time=datetime(as_of.year, as_of.month, as_of.day,
+                                             tzinfo=UTC))
+    store = context.validation_results_store
+    for path in sorted(folder.glob("*/*.json")):
+        package = path.parent.name
+        try:
+            payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            for key in _EXTRA_KEYS:
+                payload.pop(key, None)
+            suite_name = str(payload["suite_name"])
+        except Exception as exc:  # noqa: BLE001 — one unreadable result must not hide the rest
+            log.warning("data docs for %s: result %s/%s skipped (%s)", as_of.isoformat(),
+                        package, path.name, type(exc).__name__)
+            continue
+        key = ValidationResultIdentifier(
+            ExpectationSuiteIdentifier(suite_name), run_id,
+            _UNSAFE_ID.sub("_", f"{package}.{path.stem}"))
+        # The saved result is already the store's JSON form: the backend takes it as it is
+        # (the store loads dicts on read), which spares re-serialising every result.
+        store.store_backend.set(store.key_to_tuple(key), payload)
+    context.build_data_docs(site_names=[SITE_NAME])
+    return folder / "index.html"
