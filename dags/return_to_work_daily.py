@@ -11,13 +11,20 @@ by the publish step) → link worker records into persons → publish the wareho
 (partition `as_of=D`, atomic) → render the bulletin (zh/en) → e-mail it (or write an
 `.eml` to the outbox when no `smtp_default` connection exists).
 
-**Schedule:** daily at 12:00 UTC (20:00 Beijing), the reporting cutoff.
+**Schedule and cutoff:** daily at 12:00 UTC (20:00 Beijing), the reporting cutoff
+(`RETURNSTATS_CUTOFF`, per-province exceptions in `RETURNSTATS_CUTOFF_OVERRIDES`, e.g.
+`54=22:00,65=22:00`). A scheduled run first waits for the latest cutoff of the day; manual
+runs, `dags test` and backfills never wait. Provinces without an accepted package for D are
+recorded in `<output>/alerts/D.json` and the on-call is e-mailed; the day completes with
+the provinces that reported, and a late package is taken by the next run.
 
 **Rerun a day:** `make day DATE=YYYY-MM-DD` or `airflow dags test return_to_work_daily D`.
 Every task is idempotent: it reads by as-of date and replaces only its own outputs.
 Resending an already-sent bulletin needs `{"force_send": true}` in the run conf.
 
-**Who to call:** the statistics data-engineering on-call (see README, "Operating").
+**Who to call:** the statistics data-engineering on-call (`RETURNSTATS_ONCALL`), who is
+e-mailed when a task fails after its retries (DAG, task, run, try and log URL only) —
+see docs/operating.md.
 """
 
 from __future__ import annotations
@@ -48,6 +55,39 @@ def _settings():
     return settings
 
 
+def _alert_on_failure(context) -> None:
+    """on_failure_callback: e-mail the on-call (or write an .eml); never raises."""
+    import logging
+
+    try:
+        from returnstats.operations.alerts import alert_task_failure
+
+        alert_task_failure(_settings(), context, _smtp_sender())
+    except Exception:  # noqa: BLE001 — a broken alert path must not hide the task's failure
+        logging.getLogger(__name__).exception("returnstats: the on-call alert could not be delivered")
+
+
+def _smtp_sender():
+    """A callable sending a MIME message through the `smtp_default` connection, or None."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        BaseHook.get_connection("smtp_default")
+    except AirflowNotFoundException:
+        return None
+
+    def send(message) -> None:
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+        # The hook owns connection, TLS and login; it has no call for a prebuilt MIME tree
+        # with inline images, so the message goes through its authenticated client.
+        with SmtpHook(smtp_conn_id="smtp_default") as hook:
+            hook._smtp_client.send_message(message)
+
+    return send
+
+
 @dag(
     dag_id="return_to_work_daily",
     schedule="0 12 * * *",
@@ -62,15 +102,48 @@ def _settings():
         "retry_delay": timedelta(seconds=30),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
+        "on_failure_callback": _alert_on_failure,
     },
 )
 def return_to_work_daily():
+    @task.sensor(poke_interval=600, timeout=6 * 3600, mode="reschedule")
+    def wait_for_cutoff() -> bool:
+        """Scheduled runs wait for the day's latest provincial cutoff; other runs go at once."""
+        from returnstats.operations.cutoff import load_policy
+
+        context = get_current_context()
+        if str(context["dag_run"].run_type).rsplit(".", 1)[-1].lower() != "scheduled":
+            return True
+        deadline = load_policy().latest_deadline(_as_of(), PROVINCE_CODES)
+        return pendulum.now("UTC") >= deadline
+
     # A mapped task does not take its docstring as doc_md, so it is given explicitly.
     @task(doc_md="Read and validate the province's new packages into the staging zone.")
     def ingest_province(province: str) -> dict:
         from returnstats.validation.ingest import ingest_province as ingest
 
         return ingest(_settings(), province, _as_of())
+
+    @task(trigger_rule="all_done")
+    def check_cutoff() -> dict:
+        """Record the provinces with no accepted package for D and alert the on-call."""
+        from returnstats.operations.alerts import oncall_address
+        from returnstats.operations.cutoff import alert_missing, load_policy, record_missing
+        from returnstats.operations.cutoff import check_cutoff as check
+
+        settings, as_of = _settings(), _as_of()
+        report = check(settings, as_of, PROVINCE_CODES, load_policy())
+        record_missing(settings, report)
+        alert = alert_missing(settings, report, oncall_address(), _smtp_sender())
+        return {"missing": report.missing, "alert": alert}
+
+    @task(trigger_rule="all_done")
+    def build_data_docs() -> str | None:
+        """Build the run's Great Expectations Data Docs once, from every province's results."""
+        from returnstats.validation.data_docs import build_data_docs as build
+
+        path = build(_settings(), _as_of())
+        return str(path) if path else None
 
     @task
     def link_persons(ingested: list[dict]) -> dict:
@@ -110,28 +183,10 @@ def return_to_work_daily():
         return deliver(settings, as_of, message, send=_smtp_sender(), force=force)
 
     ingested = ingest_province.expand(province=PROVINCE_CODES)
-    send_bulletin(render_bulletin(publish_warehouse(link_persons(ingested))))
-
-
-def _smtp_sender():
-    """A callable sending a MIME message through the `smtp_default` connection, or None."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        BaseHook.get_connection("smtp_default")
-    except AirflowNotFoundException:
-        return None
-
-    def send(message) -> None:
-        from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-        # The hook owns connection, TLS and login; it has no call for a prebuilt MIME tree
-        # with inline images, so the message goes through its authenticated client.
-        with SmtpHook(smtp_conn_id="smtp_default") as hook:
-            hook._smtp_client.send_message(message)
-
-    return send
+    wait_for_cutoff() >> ingested >> [check_cutoff(), data_docs := build_data_docs()]
+    rendered = render_bulletin(publish_warehouse(link_persons(ingested)))
+    data_docs >> rendered  # the bulletin links the day's Data Docs
+    send_bulletin(rendered)
 
 
 return_to_work_daily()

@@ -1,7 +1,10 @@
 """Every setting of returnstats and its default, read from the environment in one place.
 
 Secrets (the pseudonymisation key, SMTP) are not settings: the DAG fetches them from
-Airflow connections or variables and passes them in.
+Airflow connections or variables and passes them in. The operator's settings of the
+reporting cutoff and the on-call address (`RETURNSTATS_CUTOFF`,
+`RETURNSTATS_CUTOFF_OVERRIDES`, `RETURNSTATS_ONCALL`) are parsed and validated in
+`returnstats.operations`.
 """
 
 from __future__ import annotations

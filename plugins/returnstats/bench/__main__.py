@@ -40,6 +40,8 @@ TARGETS = {
     5_000_000: {"day_seconds": 5 * 60, "day_peak_rss": 6 * 1024},
 }
 GROWTH_LIMIT = 1.5
+VALIDATE_FILE_ROWS = 1_000_000
+VALIDATE_FILE_LIMIT = 10.0  # seconds, issue 3
 
 
 def say(message: str) -> None:
@@ -56,7 +58,19 @@ def targets_for(scale: int) -> list[Target]:
         Target("growth_link_day30_over_day1", "growth.link.ratio", GROWTH_LIMIT, "x"),
         Target("growth_publish_day30_over_day1", "growth.publish.ratio", GROWTH_LIMIT, "x"),
         Target("linkage_increment_day30_over_day1", "linkage.growth_ratio", GROWTH_LIMIT, "x"),
+        Target("validate_1m_row_file", "validate_file.seconds", VALIDATE_FILE_LIMIT, "s"),
     ]
+
+
+def run_validate_file(report: Report, root: Path, rows: int) -> None:
+    from returnstats.bench.validate_file import measure_validate_file
+
+    say(f"validating one workers file of {rows:,} rows")
+    seconds = measure_validate_file(root, AS_OF, rows)
+    for step in ("read", "prepare", "suite", "split"):
+        report.add("validate_file", f"{step}_seconds", round(seconds[step], 2), "s")
+    report.add("validate_file", "seconds", round(seconds["total"], 2), "s")
+    report.add("validate_file", "rows_per_second", round(seconds["rows"] / seconds["total"]), "rows/s")
 
 
 def run_day(report: Report, root: Path, scale: int, profile: Path | None) -> None:
@@ -185,9 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=None)
     parser.add_argument("--quick", action="store_true",
                         help="only the day and the floor: no orchestration, no growth")
-    parser.add_argument("--parts", default="day,floor,orchestration,growth,linkage",
+    parser.add_argument("--parts", default="day,floor,validate_file,orchestration,growth,linkage",
                         help="which measurements, comma-separated "
-                             "(day,floor,orchestration,growth,linkage)")
+                             "(day,floor,validate_file,orchestration,growth,linkage)")
+    parser.add_argument("--validate-rows", type=int, default=VALIDATE_FILE_ROWS,
+                        help="rows of the single workers file of validate_file")
     parser.add_argument("--no-orchestration", action="store_true")
     parser.add_argument("--no-growth", action="store_true")
     parser.add_argument("--orchestration-scale", type=int, default=ORCHESTRATION_SCALE)
@@ -225,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
             if not (root / "landing").is_dir():
                 generate_day(root / "landing", AS_OF, scale)
             run_floor(report, root)
+        if "validate_file" in wanted:
+            run_validate_file(report, workdir / "validate_file", args.validate_rows)
         if "orchestration" in wanted:
             run_orchestration(report, args.orchestration_scale, workdir)
         if "growth" in wanted:
@@ -237,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
             shutil.rmtree(workdir / "growth", ignore_errors=True)
+            shutil.rmtree(workdir / "validate_file", ignore_errors=True)
     report.judge(targets_for(scale))
     report.add("bench", "driver_peak_rss", round(peak_rss_mib(), 1), "MiB")
     report.machine["loadavg_1m_end"] = machine().get("loadavg_1m")

@@ -162,14 +162,16 @@ class Parts:
 
 
 def _ingest(settings: Any, as_of: date, parts: Parts) -> dict[str, Any]:
-    from returnstats.validation import ingest
+    from returnstats.validation import data_docs, ingest
 
     provinces = sorted(p.name for p in settings.landing.iterdir() if p.is_dir())
     with parts.wrap(ingest, {"landing_sha256": "read", "read_package": "read", "census": "read",
                              "prepare": "validate", "run_suite": "validate", "split_file": "validate",
-                             "write_package": "stage_write", "_save_result": "stage_write",
-                             "build_data_docs": "data_docs"}):
+                             "write_package": "stage_write", "_save_result": "stage_write"}):
         summaries = [ingest.ingest_province(settings, province, as_of) for province in provinces]
+    # The DAG builds the run's Data Docs once, after every province's ingest.
+    with parts.wrap(data_docs, {"build_data_docs": "data_docs"}):
+        data_docs.build_data_docs(settings, as_of)
     packages = [p for s in summaries for p in s["packages"]]
     return {
         "packages": len(packages),

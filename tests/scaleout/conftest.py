@@ -1,0 +1,3 @@
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "scaleout: starts real Airflow components on PostgreSQL and Redis (part of CI)")

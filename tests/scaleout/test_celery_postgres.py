@@ -1,0 +1,368 @@
+"""Scale-out: the real Airflow components on PostgreSQL and Redis, as docker-compose runs them.
+
+One deployment per module, in a temporary AIRFLOW_HOME: a fresh PostgreSQL database
+(metadata and Celery results), a free Redis database (broker), then `airflow db migrate`,
+`api-server` (127.0.0.1, a free port), `scheduler`, `dag-processor` and `celery worker`
+(concurrency 2) as subprocesses with docker-compose.yaml's environment
+(`tests/scaleout/environment.py`). The tests drive it through the public REST API and the
+CLI like an operator: trigger two days, then backfill the three-day window with
+`airflow backfill create` and compare with the same days run one by one by `dag.test()`.
+Every process group is killed and the database dropped at the end, also on failure.
+
+PostgreSQL or Redis absent: skipped, or failed when CI=true (.ci/run starts both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+from returnstats.sample import deliver, generate
+
+from tests.scaleout.environment import REPO, scaleout_environment
+
+pytestmark = pytest.mark.scaleout
+
+DAG_ID = "return_to_work_daily"
+START = date(2020, 2, 17)
+DAYS = 3
+PERSONS_PER_DAY = 500
+RUN_TIMEOUT = 8 * 60
+POSTGRES = dict(host=os.environ.get("SCALEOUT_PGHOST", "127.0.0.1"),
+                port=int(os.environ.get("SCALEOUT_PGPORT", "5432")),
+                user=os.environ.get("SCALEOUT_PGUSER", "postgres"))
+REDIS = dict(host=os.environ.get("SCALEOUT_REDIS_HOST", "127.0.0.1"),
+             port=int(os.environ.get("SCALEOUT_REDIS_PORT", "6379")))
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def _day(i: int) -> date:
+    return START + timedelta(days=i)
+
+
+def _logical(as_of: date) -> str:
+    """The scheduled logical date of day D (cron 0 12 * * *), so a backfill reruns it."""
+    return f"{as_of.isoformat()}T12:00:00+00:00"
+
+
+def _unavailable(reason: str):
+    message = f"scale-out test needs PostgreSQL and Redis on this machine: {reason}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (CI=true: .ci/run starts them)")
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Deployment:
+    """The running components and what the tests need to talk to them."""
+
+    def __init__(self, root: Path, env: dict[str, str], base_url: str, password: str):
+        self.root, self.env, self.base_url, self.password = root, env, base_url, password
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.session = requests.Session()
+
+    # processes -------------------------------------------------------------------------
+    def start(self, name: str, *args: str) -> None:
+        log = open(self.root / "logs" / f"{name}.log", "wb")  # noqa: SIM115 — closed with the process
+        self.processes[name] = subprocess.Popen(
+            [AIRFLOW, *args], env=self.env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped with all its children
+        )
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise AssertionError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        path = self.root / "logs" / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self) -> None:
+        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
+            alive = [p for p in self.processes.values() if p.poll() is None]
+            for process in alive:
+                try:
+                    os.killpg(process.pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + wait
+            for process in alive:
+                try:
+                    process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+        # Task processes forked by the worker live in the worker's group; make sure.
+        for process in self.processes.values():
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def cli(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+        result = subprocess.run([AIRFLOW, *args], env=self.env, cwd=self.root,
+                                capture_output=True, text=True, timeout=timeout)
+        assert result.returncode == 0, f"airflow {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    # REST API --------------------------------------------------------------------------
+    def login(self) -> None:
+        response = self.session.post(f"{self.base_url}/auth/token", timeout=30,
+                                     json={"username": "admin", "password": self.password})
+        response.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, f"{self.base_url}/api/v2{path}", timeout=30, **kwargs)
+
+    def wait_for(self, what: str, probe, timeout: float, every: float = 2.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            try:
+                result = probe()
+            except requests.RequestException:
+                result = None
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {n}\n{self.tail(n)}" for n in self.processes)
+                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{logs}")
+            time.sleep(every)
+
+    def dag_runs(self) -> list[dict]:
+        response = self.api("GET", f"/dags/{DAG_ID}/dagRuns",
+                            params={"order_by": "logical_date", "limit": 100})
+        response.raise_for_status()
+        return response.json()["dag_runs"]
+
+    def run_until_done(self, run_id: str) -> dict:
+        def done():
+            run = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}").json()
+            return run if run.get("state") in ("success", "failed") else None
+
+        return self.wait_for(f"run {run_id}", done, RUN_TIMEOUT, every=5)
+
+    def failed_tasks(self, run_id: str) -> list[str]:
+        response = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances",
+                            params={"limit": 100})
+        return [f"{t['task_id']}[{t['map_index']}]={t['state']}"
+                for t in response.json().get("task_instances", [])
+                if t["state"] not in ("success", "skipped")]
+
+
+def _connect_postgres(dbname: str = "postgres"):
+    import psycopg2
+
+    connection = psycopg2.connect(dbname=dbname, connect_timeout=5, **POSTGRES)
+    connection.autocommit = True
+    return connection
+
+
+def _free_redis_db():
+    import redis
+
+    for number in secrets.SystemRandom().sample(range(1, 16), 15):
+        client = redis.Redis(db=number, socket_connect_timeout=5, **REDIS)
+        if client.dbsize() == 0:
+            return number, client
+    pytest.skip("no empty Redis database (1-15) for the Celery broker")
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, airflow_db):
+    try:
+        admin = _connect_postgres()
+    except Exception as error:  # noqa: BLE001 — any failure to connect means "absent"
+        _unavailable(f"PostgreSQL at {POSTGRES['host']}:{POSTGRES['port']}: {error}")
+    try:
+        redis_db, broker = _free_redis_db()
+    except Exception as error:  # noqa: BLE001
+        _unavailable(f"Redis at {REDIS['host']}:{REDIS['port']}: {error}")
+
+    root = tmp_path_factory.mktemp("scaleout")
+    (root / "logs").mkdir()
+    database = f"returnstats_it_{secrets.token_hex(4)}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{database}"')  # name from token_hex only
+    pg = f"{POSTGRES['user']}@{POSTGRES['host']}:{POSTGRES['port']}/{database}"
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    password = secrets.token_urlsafe(16)
+    data = root / "data"
+    env = scaleout_environment(
+        host_side={
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{pg}",
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{pg}",
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS['host']}:{REDIS['port']}/{redis_db}",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+            "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__BASE_URL": base_url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(root / "passwords.json"),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(root / "airflow_home" / "logs"),
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",  # no extra port on a shared machine
+            "AIRFLOW_CONN_SMTP_DEFAULT": None,  # no SMTP: bulletin and alerts go to the outbox
+            "PYTHONPATH": str(REPO / "plugins"),
+            **{f"RETURNSTATS_{zone.upper()}": str(data / zone)
+               for zone in ("landing", "staging", "warehouse", "output")},
+        },
+        test_only={
+            "AIRFLOW_HOME": str(root / "airflow_home"),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        },
+    )
+    env.update({"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(root)),
+                "LANG": "C.UTF-8"})
+    (root / "passwords.json").write_text(json.dumps({"admin": password}))
+    running = Deployment(root, env, base_url, password)
+    try:
+        running.cli("db", "migrate", timeout=600)
+        running.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
+        running.start("scheduler", "scheduler")
+        running.start("dag-processor", "dag-processor")
+        running.start("celery-worker", "celery", "worker", "--concurrency", "2", "--skip-serve-logs")
+        running.wait_for("the api-server", lambda: requests.get(
+            f"{base_url}/api/v2/monitor/health", timeout=5).ok, timeout=180)
+        running.login()
+        running.wait_for(f"{DAG_ID} to be parsed",
+                         lambda: running.api("GET", f"/dags/{DAG_ID}").ok, timeout=240)
+        response = running.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
+        response.raise_for_status()
+        yield running
+    finally:
+        running.stop()
+        if os.environ.get("SCALEOUT_KEEP"):
+            print(f"scale-out logs kept in {root / 'logs'}")
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
+        broker.flushdb()
+        broker.close()
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("scaleout-sample") / "sample"
+    generate(out=out, start=START, days=DAYS, persons_per_day=PERSONS_PER_DAY, seed=23,
+             campaign_start=date(2020, 2, 10))
+    return out
+
+
+def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(root / "warehouse" / "warehouse.duckdb"), read_only=True)
+
+
+def test_two_days_triggered_through_the_rest_api_run_on_celery(deployment, sample):
+    landing = Path(deployment.env["RETURNSTATS_LANDING"])
+    for i in range(2):
+        as_of = _day(i)
+        deliver(sample=sample, landing=landing, through=as_of)
+        run_id = f"rest__{as_of.isoformat()}"
+        response = deployment.api("POST", f"/dags/{DAG_ID}/dagRuns", json={
+            "dag_run_id": run_id, "logical_date": _logical(as_of), "conf": {}})
+        assert response.status_code in (200, 201), response.text
+        run = deployment.run_until_done(run_id)
+        assert run["state"] == "success", deployment.failed_tasks(run_id)
+
+    data = landing.parent
+    con = _warehouse(data)
+    as_of, provinces = con.execute(
+        "select as_of, provinces_reporting from latest_national_summary where date = as_of"
+    ).fetchone()
+    assert as_of == _day(1) and provinces > 0
+    assert (data / "output" / "outbox" / f"{_day(1).isoformat()}.eml").is_file()
+    assert json.loads((data / "output" / "alerts" / f"{_day(1).isoformat()}.json").read_text())
+
+
+def test_backfill_runs_the_days_in_order_like_dag_test_one_by_one(deployment, sample, dagbag,
+                                                                  tmp_path_factory):
+    """`airflow backfill create` over three days, against the same days run by dag.test.
+
+    The two days above already succeeded: with the default `--reprocess-behavior none` the
+    backfill keeps them and runs the third (each Celery day costs minutes on a small
+    machine; rerunning through a backfill is `--reprocess-behavior completed`, docs/operating.md).
+    """
+    landing = Path(deployment.env["RETURNSTATS_LANDING"])
+    last = _day(DAYS - 1)
+    deliver(sample=sample, landing=landing, through=last)
+    window = ["--dag-id", DAG_ID, "--from-date", START.isoformat(), "--to-date", _logical(last)]
+    # The window ends at the last day's scheduled time (12:00 UTC) so that day is in it;
+    # the days that already succeeded are not attempted again.
+    dry_run = deployment.cli("backfill", "create", *window, "--dry-run").stdout
+    attempted = dry_run.split("Runs to be attempted")[-1]
+    assert f"{last.isoformat()} 12:00:00" in attempted, dry_run
+    assert _day(0).isoformat() not in attempted, dry_run
+    deployment.cli("backfill", "create", *window, "--max-active-runs", "1")
+
+    def backfill_done():
+        backfills = deployment.api("GET", "/backfills", params={"dag_id": DAG_ID}).json()["backfills"]
+        return backfills and all(b["completed_at"] for b in backfills)
+
+    deployment.wait_for("the backfill", backfill_done, RUN_TIMEOUT, every=5)
+    runs = {r["logical_date"][:10]: r for r in deployment.dag_runs()}
+    days = [_day(i).isoformat() for i in range(DAYS)]
+    assert sorted(runs) == days, runs.keys()
+    assert runs[days[-1]]["run_type"] == "backfill"
+    for day in days:
+        assert runs[day]["state"] == "success", (day, deployment.failed_tasks(runs[day]["dag_run_id"]))
+    for earlier, later in zip(days, days[1:]):
+        assert runs[earlier]["end_date"] <= runs[later]["start_date"], "days ran out of order"
+
+    reference = _run_one_by_one_with_dag_test(dagbag, sample, tmp_path_factory.mktemp("one-by-one"))
+    backfilled, expected = _warehouse(landing.parent), _warehouse(reference)
+    summary = "select * from national_summary order by all"
+    assert backfilled.execute(summary).fetchall() == expected.execute(summary).fetchall()
+    ledger = "select * from latest_ledger order by all"
+    assert backfilled.execute(ledger).fetchall() == expected.execute(ledger).fetchall()
+
+
+def _run_one_by_one_with_dag_test(dagbag, sample: Path, root: Path) -> Path:
+    """The same deliveries, days run in order by `dag.test()` in this process (SQLite)."""
+    mp = pytest.MonkeyPatch()
+    try:
+        for zone in ("landing", "staging", "warehouse", "output"):
+            mp.setenv(f"RETURNSTATS_{zone.upper()}", str(root / zone))
+        mp.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+        dag = dagbag.dags[DAG_ID]
+        for i in range(DAYS):
+            as_of = _day(i)
+            deliver(sample=sample, landing=root / "landing", through=as_of)
+            run = dag.test(logical_date=datetime(as_of.year, as_of.month, as_of.day, 12, tzinfo=UTC))
+            assert str(run.state) == "success", f"dag.test {as_of}: {run.state}"
+    finally:
+        mp.undo()
+    return root
+
