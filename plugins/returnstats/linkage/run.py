@@ -425,27 +425,10 @@ def previous_state(settings: Settings, as_of: date) -> LinkState | None:
                      pq.read_table(latest / "persons.parquet", schema=PERSON_RETURNS.schema))
 
 
-def active_packages(settings: Settings, as_of: date) -> list[str]:
-    """Staged names of the active packages for `as_of`: per province and report date
-    ≤ as_of, the highest accepted version (the rule of `staging.read_staged`)."""
-    from returnstats.validation.staging import read_meta, staged_names
-
-    best: dict[tuple[str, str], tuple[int, str]] = {}
-    for name in staged_names(settings.staging):
-        meta = read_meta(settings.staging, name)
-        if meta is None or meta["status"] != "accepted" \
-                or date.fromisoformat(meta["report_date"]) > as_of:
-            continue
-        slot = (meta["province"], meta["report_date"])
-        if slot not in best or meta["version"] > best[slot][0]:
-            best[slot] = (meta["version"], name)
-    return sorted(name for _, name in best.values())
-
-
 def link_as_of(settings: Settings, as_of: date, key: bytes) -> LinkResult:
     """Link the active packages with report_date <= as_of, incrementally from the latest
     earlier run, and write `<staging>/linkage/as_of=<D>/` (persons, record_person, state)."""
-    from returnstats.validation.staging import WORKERS_SCHEMA, read_arrow
+    from returnstats.validation.staging import WORKERS_SCHEMA, active_packages, read_arrow
 
     previous = previous_state(settings, as_of)
     active = active_packages(settings, as_of)

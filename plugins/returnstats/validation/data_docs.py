@@ -83,6 +83,8 @@ def _build(folder: Path, as_of: date) -> Path:
         package = path.parent.name
         try:
             payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            if payload.get("rows") == 0 and "suite_name" not in payload:
+                continue  # a header-only file: nothing was validated, nothing to render
             for key in _EXTRA_KEYS:
                 payload.pop(key, None)
             suite_name = str(payload["suite_name"])

@@ -159,16 +159,19 @@ def _concat(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
     return pa.concat_tables([schema.empty_table(), *tables]).to_pandas(date_as_object=True)
 
 
-def read_staged(settings: Settings, as_of: date) -> StagedData:
-    """The staged packages with report_date ≤ as_of (see `StagedData`)."""
+def staged_metas(settings: Settings, as_of: date) -> list[dict[str, Any]]:
+    """meta.json of each staged package with report_date ≤ as_of, plus `staged_as`."""
     metas = []
     for name in staged_names(settings.staging):
         meta = read_meta(settings.staging, name)
         if meta is None or date.fromisoformat(meta["report_date"]) > as_of:
             continue
-        meta = {**meta, "staged_as": name}
-        metas.append(meta)
+        metas.append({**meta, "staged_as": name})
+    return metas
 
+
+def active_by_slot(metas: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The active package of each (province, report_date): its highest accepted version."""
     active: dict[tuple[str, str], dict[str, Any]] = {}
     for meta in metas:
         if meta["status"] != "accepted":
@@ -176,6 +179,18 @@ def read_staged(settings: Settings, as_of: date) -> StagedData:
         key = (meta["province"], meta["report_date"])
         if key not in active or meta["version"] > active[key]["version"]:
             active[key] = meta
+    return active
+
+
+def active_packages(settings: Settings, as_of: date) -> list[str]:
+    """Staged names of the active packages for as_of, sorted."""
+    return sorted(m["staged_as"] for m in active_by_slot(staged_metas(settings, as_of)).values())
+
+
+def read_staged(settings: Settings, as_of: date) -> StagedData:
+    """The staged packages with report_date ≤ as_of (see `StagedData`)."""
+    metas = staged_metas(settings, as_of)
+    active = active_by_slot(metas)
     active_names = {m["staged_as"] for m in active.values()}
 
     workers, enterprises, quarantine, ledger = [], [], [], []
