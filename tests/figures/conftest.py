@@ -6,11 +6,12 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from campaign_days import CAMPAIGN_START, d, inputs_as_of
 from returnstats.config import Settings
 from returnstats.figures.publish import FigureInputs
+from returnstats.linkage.state import STATE_SCHEMA
+from returnstats.linkage.store import write_snapshot
 from returnstats.warehouse.schema import TABLES
 
 
@@ -45,11 +46,14 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def stage_linkage(settings: Settings, as_of: date) -> None:
+    """The hand-made persons and record_person as the linkage step's state for `as_of`
+    (state rows carry only what publish reads; the comparison profile is left empty)."""
     inputs = inputs_as_of(as_of)
     directory = settings.staging / "linkage" / f"as_of={as_of.isoformat()}"
-    directory.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pandas(inputs.persons, preserve_index=False,
-                                        schema=TABLES["person_returns"].schema),
-                   directory / "persons.parquet")
-    pq.write_table(pa.Table.from_pandas(inputs.record_person, preserve_index=False),
-                   directory / "record_person.parquet")
+    links = pa.Table.from_pandas(inputs.record_person, preserve_index=False)
+    records = pa.table({name: links[name] if name in links.column_names
+                        else pa.nulls(links.num_rows, STATE_SCHEMA.field(name).type)
+                        for name in STATE_SCHEMA.names})
+    persons = pa.Table.from_pandas(inputs.persons, preserve_index=False,
+                                   schema=TABLES["person_returns"].schema)
+    write_snapshot(directory, records.cast(STATE_SCHEMA), persons, as_of)

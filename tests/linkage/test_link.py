@@ -3,10 +3,10 @@ import hmac
 from datetime import date
 
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 from returnstats.config import load_settings
 from returnstats.linkage.run import link_as_of, link_records
+from returnstats.linkage.store import read_linked
 from returnstats.warehouse.schema import PERSON_RETURNS
 from synthetic import generate, id_number, pairwise_quality, stage, staged
 
@@ -145,25 +145,26 @@ def test_outputs_hold_no_names_ids_or_phones():
         assert secret not in text
 
 
-def test_link_as_of_writes_both_files_and_replaces_them_on_rerun(monkeypatch, tmp_path):
+def test_link_as_of_writes_a_delta_and_a_chain_and_a_rerun_rewrites_neither(monkeypatch, tmp_path):
     workers, _ = generate(200, seed=2)
     monkeypatch.setenv("RETURNSTATS_DATA", str(tmp_path))
     settings = load_settings()
     stage(settings, workers)
     as_of = date(2020, 3, 31)
-    for _ in range(2):
-        result = link_as_of(settings, as_of, KEY)
-    target = tmp_path / "staging" / "linkage" / "as_of=2020-03-31"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["as_of=2020-03-31"]
-    persons = pq.read_table(target / "persons.parquet")
+    results = [link_as_of(settings, as_of, KEY) for _ in range(2)]
+    root = tmp_path / "staging" / "linkage"
+    assert sorted(p.name for p in root.iterdir()) == ["as_of=2020-03-31", "deltas"]
+    assert [p.name for p in (root / "as_of=2020-03-31").iterdir()] == ["chain.json"]
+    (delta,) = (root / "deltas").iterdir()
+    assert sorted(p.name for p in delta.iterdir()) == [
+        "dropped.parquet", "persons.parquet", "records.parquet"]
+    persons, record_person = read_linked(root / "as_of=2020-03-31")
     assert persons.schema.equals(PERSON_RETURNS.schema)
-    assert persons.num_rows == len(result.persons)
-    record_person = pq.read_table(target / "record_person.parquet").to_pandas()
-    assert list(record_person.columns) == ["package", "file", "row_number", "record_id",
-                                           "person_key", "merged"]
-    assert len(record_person) == len(workers)
-    assert sorted(p.name for p in target.iterdir()) == [
-        "persons.parquet", "record_person.parquet", "state.parquet"]
+    assert persons.num_rows == len(results[1].persons) == results[1].stats["persons"]
+    assert record_person.column_names == ["package", "file", "row_number", "record_id",
+                                          "person_key", "merged"]
+    assert record_person.num_rows == len(workers) == results[1].stats["records"]
+    assert results[0].record_person.equals(results[1].record_person)
 
 
 def test_quality_on_synthetic_persons():

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 KEY = b"bench-key"
 START = date(2020, 2, 17)
@@ -118,56 +119,85 @@ def synthetic_workers(n_persons: int, seed: int, first_day: date = START, days: 
 
 def known_state(workers: pd.DataFrame, person: np.ndarray):
     """A linked state built from the generator's persons (as if linked perfectly)."""
-    from returnstats.linkage import run
+    from returnstats.linkage import state as linkage_state
     from returnstats.warehouse.schema import PERSON_RETURNS
 
-    records = run.prepare_records(workers)
-    person = person[workers.sort_values(run.FOUNDING_ORDER, kind="mergesort").index]
-    keys = pd.Series(person).map(lambda p: hashlib.sha256(KEY + str(p).encode()).hexdigest())
-    state = run._state_rows(records)
-    first = ~pd.Series(person).duplicated().to_numpy()
-    state = state.set_column(state.schema.get_field_index("person_key"), "person_key",
-                             pa.array(keys, pa.string()))
-    state = state.set_column(state.schema.get_field_index("merged"), "merged", pa.array(~first))
-    founders = records[first]
-    persons = pd.DataFrame({
-        "person_key": keys[first].to_numpy(), "return_date": founders["arrival_date"].to_numpy(),
-        "mode": founders["mode"].to_numpy(), "origin_province": founders["origin_county"].str[:2].to_numpy(),
-        "origin_county": founders["origin_county"].to_numpy(),
-        "destination_province": founders["destination_province"].to_numpy(),
-        "employer_uscc": None, "n_records": 1, "source_records": [[]] * len(founders)})
-    return run.LinkState(state, pa.Table.from_pandas(persons, schema=PERSON_RETURNS.schema,
-                                                     preserve_index=False))
+    rows = linkage_state.new_state_rows(workers)
+    # new_state_rows sorts by founding order; the same stable sort orders the truth.
+    keys_in_order = linkage_state.worker_table(workers).select(linkage_state.FOUNDING_ORDER)
+    person = person[pc.sort_indices(keys_in_order, [(c, "ascending") for c in
+                                                   linkage_state.FOUNDING_ORDER]).to_numpy()]
+    _, first_at, which = np.unique(person, return_index=True, return_inverse=True)
+    first = np.zeros(len(person), dtype=bool)
+    first[first_at] = True
+    n_records = np.bincount(which)[which[first]]
+    keys = pa.array([hashlib.sha256(KEY + str(p).encode()).hexdigest() for p in person], pa.string())
+    rows = rows.set_column(rows.schema.get_field_index("person_key"), "person_key", keys)
+    rows = rows.set_column(rows.schema.get_field_index("merged"), "merged", pa.array(~first))
+    founders = rows.filter(pa.array(first))
+    persons = pa.table({
+        "person_key": founders["person_key"], "return_date": founders["arrival_date"],
+        "mode": founders["mode"], "origin_province": pc.utf8_slice_codeunits(founders["origin_county"], 0, 2),
+        "origin_county": founders["origin_county"],
+        "destination_province": founders["destination_province"],
+        "employer_uscc": founders["employer_uscc"],
+        "n_records": pa.array(n_records, pa.int64()),
+        "source_records": pa.array([[]] * founders.num_rows, pa.list_(pa.string())),
+    })
+    return rows, persons.cast(PERSON_RETURNS.schema)
 
 
-def bench_speed(known_persons: int, new_records: int) -> dict[str, tuple[float, str]]:
-    from returnstats.linkage import run
+def bench_speed(known_persons: int, new_records: int, chunk_persons: int = 500_000
+                ) -> dict[str, tuple[float, str]]:
+    """One link of `new_records` new records against a state of `known_persons` persons,
+    generated and normalised chunk by chunk straight into Arrow (a whole 5M-person pandas
+    frame does not fit) and stored as the chain of an earlier run."""
+    from returnstats.linkage import run, store
 
-    known, person = synthetic_workers(known_persons, seed=1)
-    state = known_state(known, person)
-    new, _ = synthetic_workers(int(new_records / 1.5), seed=2, first_day=START + timedelta(20),
-                               first_person=known_persons)
-    began = time.perf_counter()
-    result = run.link_increment(state, new, KEY)
-    seconds = time.perf_counter() - began
-    return {"speed_known_persons": (state.persons.num_rows, "persons"),
+    records, persons = [], []
+    for first in range(0, known_persons, chunk_persons):
+        size = min(chunk_persons, known_persons - first)
+        known, person = synthetic_workers(size, seed=1 + first, first_person=first)
+        chunk_records, chunk_persons_table = known_state(known, person)
+        del known
+        records.append(chunk_records)
+        persons.append(chunk_persons_table)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        chain = store.write_snapshot(root / "as_of=known", pa.concat_tables(records),
+                                     pa.concat_tables(persons))
+        del records, persons
+        new, _ = synthetic_workers(int(new_records / 1.5), seed=2,
+                                   first_day=START + timedelta(20), first_person=known_persons)
+        began = time.perf_counter()
+        result = run.link_step(root, chain, root / "as_of=new", new, KEY)
+        seconds = time.perf_counter() - began
+    return {"speed_known_persons": (chain.persons, "persons"),
+            "speed_known_records": (chain.records, "records"),
             "speed_new_records": (len(new), "records"),
             "speed_seconds": (seconds, "s"),
+            "speed_known_records_compared": (result.stats["known_records_compared"], "records"),
             "speed_persons_after": (result.stats["persons"], "persons")}
 
 
 def bench_growth(days: int, per_day: int) -> dict[str, tuple[float, str]]:
-    from returnstats.linkage import run
+    """One link a day at equal volume, each from the previous day's chain on disk, as
+    `link_as_of` runs; day 1 and day `days` timed."""
+    from returnstats.linkage import run, store
 
-    state, seconds = None, []
-    for day in range(days):
-        workers, _ = synthetic_workers(int(per_day / 1.5), seed=100 + day,
-                                       first_day=START + timedelta(day), days=1,
-                                       first_person=day * per_day)
-        began = time.perf_counter()
-        result = run.link_increment(state, workers, KEY)
-        seconds.append(time.perf_counter() - began)
-        state = result.state
+    seconds = []
+    with tempfile.TemporaryDirectory() as scratch:
+        root, chain = Path(scratch), store.Chain()
+        for day in range(days):
+            workers, _ = synthetic_workers(int(per_day / 1.5), seed=100 + day,
+                                           first_day=START + timedelta(day), days=1,
+                                           first_person=day * per_day)
+            if day == 0:  # the first imports (Splink, DuckDB) are not the day's work
+                run.link_step(root / "warm", store.Chain(), root / "warm" / "as_of=0", workers, KEY)
+            began = time.perf_counter()
+            result = run.link_step(root, chain, root / f"as_of={day:02d}", workers, KEY)
+            seconds.append(time.perf_counter() - began)
+            chain = store.read_chain(result.directory)
     return {"growth_day1_seconds": (seconds[0], "s"), f"growth_day{days}_seconds": (seconds[-1], "s"),
             "growth_ratio": (seconds[-1] / seconds[0], "ratio"),
             "growth_records_per_day": (per_day, "records")}

@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from returnstats.config import Settings
 from returnstats.figures.sql import run_query
@@ -164,10 +163,10 @@ def publish_tables(root: Root, as_of: date, tables: dict[str, pa.Table]) -> dict
 
 
 def read_linkage(staging: Path, as_of: date) -> tuple[pa.Table, pa.Table]:
-    """persons and record_person written by the linkage step for `as_of`."""
-    directory = Path(staging) / "linkage" / f"as_of={as_of.isoformat()}"
-    return (pq.read_table(directory / "persons.parquet"),
-            pq.read_table(directory / "record_person.parquet"))
+    """persons and record_person of the linkage step's state for `as_of`."""
+    from returnstats.linkage.store import linkage_root, read_linked
+
+    return read_linked(linkage_root(staging) / f"as_of={as_of.isoformat()}")
 
 
 def publish_as_of(settings: Settings, as_of: date) -> dict:

@@ -56,3 +56,14 @@ def resolve_key(explicit: str | bytes | None, airflow_home: Path | None) -> byte
 def person_key(key: bytes, anchor: str) -> str:
     """HMAC-SHA256 of the person's stable anchor, hex."""
     return hmac.new(key, anchor.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def person_keys(key: bytes, anchors: list[str]) -> list[str]:
+    """`person_key` of many anchors: the keyed state is built once and copied per anchor."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    keys = []
+    for anchor in anchors:
+        mac = keyed.copy()
+        mac.update(anchor.encode("utf-8"))
+        keys.append(mac.hexdigest())
+    return keys

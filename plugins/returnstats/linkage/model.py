@@ -190,6 +190,13 @@ def untrained_settings() -> dict[str, Any]:
     return creator.get_settings("duckdb").as_dict()
 
 
+def model_digest(path: Path | None = None) -> str:
+    """SHA-256 of the model file: a run's delta depends on the model it was scored with."""
+    import hashlib
+
+    return hashlib.sha256((path or MODEL_PATH).read_bytes()).hexdigest()
+
+
 def load_model(path: Path | None = None) -> dict[str, Any]:
     """The trained settings+parameters dictionary (`include/linkage/model.json`)."""
     with open(path or MODEL_PATH, encoding="utf-8") as handle:

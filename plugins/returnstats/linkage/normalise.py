@@ -1,23 +1,28 @@
 """Normalisation of the identifying fields before comparison (SPEC §4).
 
-Every function works on whole columns and computes each distinct value once: OpenCC and
-pypinyin are slow per call, and a day's records repeat the same names many times.
+Every function takes and returns a whole Arrow column. Character-level rules (NFKC,
+case, separators, the ID check digit) run as Arrow compute kernels or numpy over all
+values at once; only what needs OpenCC or pypinyin runs in Python, once per distinct
+name: a day's records repeat the same names many times.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import cache, lru_cache
 
-import pandas as pd
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # Separators inside minority and foreign names (张·买买提, Mary·Smith, Mary.Smith).
 _NAME_DROP = re.compile(r"[\s·•\.．・‧∙⋅]+")
-_NON_DIGIT = re.compile(r"\D+")
-_ID_PATTERN = re.compile(r"^\d{17}[\dX]$")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+
+Column = pa.Array | pa.ChunkedArray
 
 
 @lru_cache(maxsize=1)
@@ -27,41 +32,50 @@ def _t2s():
     return OpenCC("t2s")
 
 
-def _map_distinct(values: pd.Series, function) -> pd.Series:
+def _strings(values: Column) -> pa.Array:
+    """One contiguous string array (chunks combined, large_string/null types cast)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], pa.string())
+    return values.cast(pa.string())
+
+
+def _empty_to_null(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(pc.utf8_length(values), 0), pa.scalar(None, pa.string()), values)
+
+
+def _map_distinct(values: Column, function: Callable[[str], str | None]) -> pa.Array:
     """Apply `function` once per distinct non-null value; nulls stay null."""
-    distinct = values.dropna().unique()
-    mapping = {value: function(value) for value in distinct}
-    return values.map(mapping).astype("string")
+    encoded = _strings(values).dictionary_encode()
+    mapped = pa.array([function(v) for v in encoded.dictionary.to_pylist()], pa.string())
+    return mapped.take(encoded.indices)
 
 
-def _one_id(value: str) -> str | None:
-    text = str(value)
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-    text = text.upper()
-    text = "".join(text.split())
-    return text or None
-
-
-def id_valid(normalised: str | None) -> bool:
-    """GB 11643: 17 digits and a check character (mod 11)."""
-    if not normalised or not _ID_PATTERN.match(normalised):
-        return False
-    total = sum(int(d) * w for d, w in zip(normalised[:17], _ID_WEIGHTS, strict=True))
-    return _ID_CHECK[total % 11] == normalised[17]
-
-
-def normalise_id_numbers(values: pd.Series) -> pd.Series:
+def normalise_id_numbers(values: Column) -> pa.Array:
     """Upper-case, half-width, no whitespace; empty becomes null. Validity is not checked."""
-    return _map_distinct(values, _one_id)
+    text = pc.utf8_normalize(_strings(values), form="NFKC")
+    text = pc.replace_substring_regex(pc.utf8_upper(text), pattern=r"\s+", replacement="")
+    return _empty_to_null(text)
 
 
-def valid_id_numbers(values: pd.Series) -> pd.Series:
-    """The normalised ID where it is valid (length and check digit), else null."""
+def _check_digits_hold(ids: pa.Array) -> np.ndarray:
+    """GB 11643 mod-11 check for strings already known to be 17 ASCII digits + [0-9X]."""
+    if len(ids) == 0:
+        return np.zeros(0, dtype=bool)
+    ids = pa.concat_arrays([ids])  # offsets from 0, one data buffer
+    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[: 18 * len(ids)].reshape(-1, 18)
+    total = ((data[:, :17].astype(np.int64) - ord("0")) @ np.asarray(_ID_WEIGHTS)) % 11
+    expected = np.frombuffer(_ID_CHECK.encode("ascii"), dtype=np.uint8)[total]
+    return data[:, 17] == expected
+
+
+def valid_id_numbers(values: Column) -> pa.Array:
+    """The normalised ID where it is valid (18 characters, GB 11643 check digit), else null."""
     normalised = normalise_id_numbers(values)
-    verdicts = {value: id_valid(value) for value in normalised.dropna().unique()}
-    valid = [isinstance(value, str) and verdicts[value] for value in normalised.tolist()]
-    return normalised.where(pd.Series(valid, index=normalised.index, dtype=bool))
+    shaped = pc.fill_null(pc.match_substring_regex(normalised, r"^[0-9]{17}[0-9X]$"), False)
+    positions = np.flatnonzero(shaped.to_numpy(zero_copy_only=False))
+    holds = np.zeros(len(normalised), dtype=bool)
+    holds[positions] = _check_digits_hold(normalised.take(pa.array(positions, pa.int64())))
+    return pc.if_else(pa.array(holds), normalised, pa.scalar(None, pa.string()))
 
 
 @cache
@@ -70,7 +84,7 @@ def _is_simplified(char: str) -> bool:
 
 
 def _one_name(value: str) -> str | None:
-    text = unicodedata.normalize("NFKC", str(value))
+    text = unicodedata.normalize("NFKC", value)
     text = _NAME_DROP.sub("", text)
     # OpenCC is slow per call and most names are already simplified: convert (phrase-aware)
     # only names holding a character that changes.
@@ -79,7 +93,7 @@ def _one_name(value: str) -> str | None:
     return text.lower() or None
 
 
-def normalise_names(values: pd.Series) -> pd.Series:
+def normalise_names(values: Column) -> pa.Array:
     """Simplified characters, no spaces or middle dots, Latin letters lower-case."""
     return _map_distinct(values, _one_name)
 
@@ -97,28 +111,25 @@ def _one_pinyin(value: str) -> str:
     return "".join(_char_pinyin(char) for char in value)
 
 
-def name_pinyin(normalised_names: pd.Series) -> pd.Series:
+def name_pinyin(normalised_names: Column) -> pa.Array:
     """Toneless pinyin of a normalised name, so homophone spellings (张伟/张玮) agree."""
     return _map_distinct(normalised_names, _one_pinyin)
 
 
-def _one_phone(value: str) -> str | None:
-    digits = _NON_DIGIT.sub("", unicodedata.normalize("NFKC", str(value)))
-    if len(digits) == 13 and digits.startswith("86"):
-        digits = digits[2:]
-    elif len(digits) == 15 and digits.startswith("0086"):
-        digits = digits[4:]
-    if len(digits) == 11 and digits.startswith("1"):
-        return digits
-    return None
-
-
-def normalise_phones(values: pd.Series) -> pd.Series:
-    """Mainland mobile numbers as 11 digits (+86, spaces, dashes removed); else null."""
-    return _map_distinct(values, _one_phone)
-
-
-def name_tail(normalised_names: pd.Series) -> pd.Series:
+def name_tail(normalised_names: Column) -> pa.Array:
     """Toneless pinyin of a normalised name's last character: shared by every pair of
     names that agree (exact, same pinyin, same given name), so it narrows a block."""
     return _map_distinct(normalised_names, lambda value: _char_pinyin(value[-1]))
+
+
+def normalise_phones(values: Column) -> pa.Array:
+    """Mainland mobile numbers as 11 digits (+86, 0086, spaces, dashes removed); else null."""
+    digits = pc.replace_substring_regex(pc.utf8_normalize(_strings(values), form="NFKC"),
+                                        pattern=r"[^0-9]+", replacement="")
+    length = pc.utf8_length(digits)
+    digits = pc.case_when(
+        pc.make_struct(pc.and_(pc.equal(length, 13), pc.starts_with(digits, "86")),
+                       pc.and_(pc.equal(length, 15), pc.starts_with(digits, "0086"))),
+        pc.utf8_slice_codeunits(digits, 2), pc.utf8_slice_codeunits(digits, 4), digits)
+    mobile = pc.and_(pc.equal(pc.utf8_length(digits), 11), pc.starts_with(digits, "1"))
+    return pc.if_else(pc.fill_null(mobile, False), digits, pa.scalar(None, pa.string()))

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from returnstats.linkage import model as linkage_model
-from returnstats.linkage.run import FOUNDING_ORDER, comparison_frame, prepare_records
+from returnstats.linkage.state import FOUNDING_ORDER, PROFILE_COLUMNS, new_state_rows
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ U_MAX_PAIRS = 5e6
 def _labelled_pairs(records: pd.DataFrame, person_ids: pd.Series) -> pd.DataFrame:
     """Same-person pairs (rid_l < rid_r) where at least one side has no valid ID."""
     frame = pd.DataFrame({"rid": records["rid"], "person": person_ids.to_numpy(),
-                          "has_id": records["valid_id"].notna().to_numpy()})
+                          "has_id": records["id_number"].notna().to_numpy()})
     pairs = frame.merge(frame, on="person", suffixes=("_l", "_r"))
     pairs = pairs[(pairs["rid_l"] < pairs["rid_r"]) & ~(pairs["has_id_l"] & pairs["has_id_r"])]
     return pairs[["rid_l", "rid_r"]].reset_index(drop=True)
@@ -81,10 +82,12 @@ def train_model(workers: pd.DataFrame, person_ids: pd.Series | None = None,
     from splink import DuckDBAPI, Linker
 
     order = workers.sort_values(FOUNDING_ORDER, kind="mergesort").index
-    records = prepare_records(workers)
+    profile = new_state_rows(workers).select(PROFILE_COLUMNS)
+    records = profile.add_column(0, "rid", pa.array(range(profile.num_rows), pa.int64()))
     connection = duckdb.connect(":memory:")
     db_api = DuckDBAPI(connection)
-    table = db_api.register(comparison_frame(records), table_name="workers_for_training")
+    table = db_api.register(records, table_name="workers_for_training")
+    records = records.select(["rid", "id_number"]).to_pandas()
     linker = Linker(table, linkage_model.untrained_settings(), log_level=logging.WARNING)
     linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
 

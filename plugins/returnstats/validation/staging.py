@@ -16,6 +16,7 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -140,11 +141,10 @@ def read_table(staging: Path, name: str, table: str) -> pd.DataFrame:
 
 @dataclass
 class StagedData:
-    """What linkage and publish see for an as-of date D."""
+    """What linkage and publish see for an as-of date D. The worker rows are read only
+    when asked for: publish never needs them, and they grow with the campaign."""
 
-    workers: pd.DataFrame
-    """Accepted worker rows of the active packages (highest accepted version per
-    province/report_date, report_date ≤ D)."""
+    staging: Path
     enterprises: pd.DataFrame
     quarantine: pd.DataFrame
     """All quarantine rows of staged packages with report_date ≤ D."""
@@ -153,6 +153,13 @@ class StagedData:
     are `superseded` here, with nothing accepted and the superseding package as reason."""
     packages: list[dict[str, Any]]
     """meta.json of each staged package with report_date ≤ D, plus `active` (bool)."""
+
+    @cached_property
+    def workers(self) -> pd.DataFrame:
+        """Accepted worker rows of the active packages (highest accepted version per
+        province/report_date, report_date ≤ D)."""
+        return _concat([read_arrow(self.staging, m["staged_as"], "workers")
+                        for m in self.packages if m["active"]], WORKERS_SCHEMA)
 
 
 def _concat(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
@@ -193,7 +200,7 @@ def read_staged(settings: Settings, as_of: date) -> StagedData:
     active = active_by_slot(metas)
     active_names = {m["staged_as"] for m in active.values()}
 
-    workers, enterprises, quarantine, ledger = [], [], [], []
+    enterprises, quarantine, ledger = [], [], []
     for meta in metas:
         name = meta["staged_as"]
         meta["active"] = name in active_names
@@ -206,10 +213,9 @@ def read_staged(settings: Settings, as_of: date) -> StagedData:
         ledger.append(book)
         quarantine.append(read_arrow(settings.staging, name, "quarantine"))
         if meta["active"]:
-            workers.append(read_arrow(settings.staging, name, "workers"))
             enterprises.append(read_arrow(settings.staging, name, "enterprises"))
     return StagedData(
-        workers=_concat(workers, WORKERS_SCHEMA),
+        staging=settings.staging,
         enterprises=_concat(enterprises, ENTERPRISES_SCHEMA),
         quarantine=_concat(quarantine, QUARANTINE_SCHEMA),
         ledger=_concat(ledger, LEDGER_SCHEMA),

@@ -1,0 +1,197 @@
+"""Where the linkage state lives between runs: a chain of immutable deltas.
+
+A run writes only what it changed, as one *delta* in `<staging>/linkage/deltas/<run>/`:
+`records.parquet` (state rows of the new records and of every record of the persons it
+touched, `STATE_SCHEMA`), `persons.parquet` (the touched persons' rows) and
+`dropped.parquet` (the person keys it retired). `<staging>/linkage/as_of=<D>/chain.json`
+names the deltas that make up the state of D, oldest first, with the packages linked into
+it and running counts. The state of D is the latest version of each record over its
+chain, restricted to those packages; its persons are the latest version of each person
+key that no later delta retired.
+
+So a run reads and writes in proportion to the day, never to the campaign: the known
+records are only scanned, a few columns at a time, by DuckDB. A delta is never changed
+once written; its name is a hash of what it was computed from, so a rerun of D writes the
+same delta and the same chain, and rerunning an earlier day never changes what a later
+day's chain means.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from returnstats.linkage.state import RECORD_PERSON_SCHEMA, STATE_SCHEMA
+from returnstats.warehouse.schema import PERSON_RETURNS
+
+CHAIN_FILE = "chain.json"
+DROPPED_SCHEMA = pa.schema([("person_key", pa.string())])
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The state of one as-of date: its deltas and what it holds."""
+
+    deltas: tuple[str, ...] = ()
+    """Delta names, oldest first."""
+    packages: tuple[str, ...] = ()
+    """The packages whose records are in the state (sorted)."""
+    records: int = 0
+    persons: int = 0
+    named_records: int = 0
+    """Records with a (normalised) name: the denominator of name term frequencies."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def linkage_root(staging: Path) -> Path:
+    return Path(staging) / "linkage"
+
+
+def delta_dir(root: Path, name: str) -> Path:
+    return root / "deltas" / name
+
+
+def read_chain(directory: Path) -> Chain:
+    payload = json.loads((directory / CHAIN_FILE).read_text(encoding="utf-8"))
+    return Chain(tuple(payload["deltas"]), tuple(payload["packages"]), payload["records"],
+                 payload["persons"], payload["named_records"], payload.get("extra", {}))
+
+
+def delta_name(*parts: Any) -> str:
+    """A delta's name: the hash of what it is computed from."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+
+def write_delta(root: Path, name: str, records: pa.Table, persons: pa.Table,
+                dropped: pa.Array) -> None:
+    """Write delta `name` once: a temporary directory renamed into place. An existing delta
+    of that name holds the same content (same inputs) and is kept."""
+    target = delta_dir(root, name)
+    if target.is_dir():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
+    try:
+        pq.write_table(records.cast(STATE_SCHEMA), temporary / "records.parquet")
+        pq.write_table(persons.cast(PERSON_RETURNS.schema), temporary / "persons.parquet")
+        pq.write_table(pa.table({"person_key": dropped.cast(pa.string())}),
+                       temporary / "dropped.parquet")
+        os.rename(temporary, target)
+    except FileExistsError:  # a concurrent writer of the same delta won
+        shutil.rmtree(temporary, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def write_chain(directory: Path, chain: Chain) -> None:
+    """Write `<directory>/chain.json` atomically (temporary file, then rename)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    payload = asdict(chain)
+    payload["deltas"], payload["packages"] = list(chain.deltas), list(chain.packages)
+    temporary = directory / f".{CHAIN_FILE}.{os.getpid()}"
+    temporary.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, directory / CHAIN_FILE)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def register_chain(connection: Any, root: Path, chain: Chain) -> None:
+    """Views over a chain in `connection`: `deltas` (every record version, with `seq`, its
+    delta's position), `person_versions` (every person version, with `seq`), `retired`
+    (person_key, seq) and `linked_packages` (package)."""
+    connection.register("linked_packages", pa.table(
+        {"package": pa.array(chain.packages, pa.string())}))
+    if not chain.deltas:
+        connection.register("deltas_empty", STATE_SCHEMA.empty_table())
+        connection.execute("CREATE OR REPLACE VIEW deltas AS SELECT *, 0::BIGINT AS seq FROM deltas_empty")
+        connection.register("persons_empty", PERSON_RETURNS.schema.empty_table())
+        connection.execute("CREATE OR REPLACE VIEW person_versions AS "
+                           "SELECT *, 0::BIGINT AS seq FROM persons_empty")
+        connection.register("retired_empty", DROPPED_SCHEMA.empty_table())
+        connection.execute("CREATE OR REPLACE VIEW retired AS "
+                           "SELECT *, 0::BIGINT AS seq FROM retired_empty")
+        return
+    for view, file in (("deltas", "records"), ("person_versions", "persons"),
+                       ("retired", "dropped")):
+        paths = [_literal(str(delta_dir(root, name) / f"{file}.parquet")) for name in chain.deltas]
+        seq = " ".join(f"WHEN {path} THEN {i}" for i, path in enumerate(paths))
+        connection.execute(
+            f"CREATE OR REPLACE VIEW {view} AS SELECT * EXCLUDE (filename), "
+            f"(CASE filename {seq} END)::BIGINT AS seq "
+            f"FROM read_parquet([{', '.join(paths)}], filename = true)")
+
+
+CURRENT_RECORDS_SQL = """
+SELECT * EXCLUDE (seq) FROM deltas
+WHERE package IN (SELECT package FROM linked_packages)
+QUALIFY row_number() OVER (PARTITION BY package, file, "row_number" ORDER BY seq DESC) = 1
+"""
+
+# The same for the record_person columns only: an aggregate over narrow columns is cheaper
+# than a window over whole rows.
+CURRENT_RECORD_PERSON_SQL = """
+SELECT package, file, "row_number", arg_max(record_id, seq) AS record_id,
+       arg_max(person_key, seq) AS person_key, arg_max(merged, seq) AS merged
+FROM deltas WHERE package IN (SELECT package FROM linked_packages)
+GROUP BY package, file, "row_number"
+"""
+
+CURRENT_PERSONS_SQL = """
+SELECT p.* EXCLUDE (seq) FROM person_versions AS p
+SEMI JOIN (SELECT person_key, max(seq) AS seq FROM person_versions GROUP BY person_key) AS latest
+    ON latest.person_key = p.person_key AND latest.seq = p.seq
+WHERE NOT EXISTS (SELECT 1 FROM retired AS r WHERE r.person_key = p.person_key AND r.seq > p.seq)
+"""
+
+
+def _query(directory: Path, sql: str, schema: pa.Schema) -> pa.Table:
+    import duckdb
+
+    connection = duckdb.connect(":memory:")
+    try:
+        register_chain(connection, directory.parent, read_chain(directory))
+        table = connection.sql(sql).to_arrow_table()
+    finally:
+        connection.close()
+    return table.select(schema.names).cast(schema)
+
+
+def read_records(directory: Path) -> pa.Table:
+    """The state records of the as-of directory `directory`, in lineage order."""
+    return _query(directory, CURRENT_RECORDS_SQL, STATE_SCHEMA).sort_by(
+        [(c, "ascending") for c in ("package", "file", "row_number")])
+
+
+def read_linked(directory: Path) -> tuple[pa.Table, pa.Table]:
+    """(persons, record_person) of the as-of directory `directory`, in no particular order:
+    what publish reads."""
+    return (_query(directory, CURRENT_PERSONS_SQL, PERSON_RETURNS.schema),
+            _query(directory, CURRENT_RECORD_PERSON_SQL, RECORD_PERSON_SCHEMA))
+
+
+def write_snapshot(directory: Path, records: pa.Table, persons: pa.Table,
+                   as_of: date | None = None) -> Chain:
+    """A whole state as a one-delta chain in `directory` (an `as_of=<D>` directory under
+    a linkage root): for states built outside a run (benchmarks, test fixtures)."""
+    root = directory.parent
+    name = delta_name("snapshot", str(directory), as_of, records.num_rows, persons.num_rows)
+    write_delta(root, name, records, persons, pa.array([], pa.string()))
+    packages = tuple(sorted(set(records["package"].to_pylist())))
+    chain = Chain((name,), packages, records.num_rows, persons.num_rows,
+                  records.num_rows - records["name_norm"].null_count)
+    write_chain(directory, chain)
+    return chain
