@@ -153,6 +153,7 @@ def bench_speed(known_persons: int, new_records: int, chunk_persons: int = 500_0
     generated and normalised chunk by chunk straight into Arrow (a whole 5M-person pandas
     frame does not fit) and stored as the chain of an earlier run."""
     from returnstats.linkage import run, store
+    from returnstats.linkage.state import new_state_rows
 
     records, persons = [], []
     for first in range(0, known_persons, chunk_persons):
@@ -170,7 +171,7 @@ def bench_speed(known_persons: int, new_records: int, chunk_persons: int = 500_0
         new, _ = synthetic_workers(int(new_records / 1.5), seed=2,
                                    first_day=START + timedelta(20), first_person=known_persons)
         began = time.perf_counter()
-        result = run.link_step(root, chain, root / "as_of=new", new, KEY)
+        result = run.link_step(root, chain, root / "as_of=new", new_state_rows(new), KEY)
         seconds = time.perf_counter() - began
     return {"speed_known_persons": (chain.persons, "persons"),
             "speed_known_records": (chain.records, "records"),
@@ -184,6 +185,7 @@ def bench_growth(days: int, per_day: int) -> dict[str, tuple[float, str]]:
     """One link a day at equal volume, each from the previous day's chain on disk, as
     `link_as_of` runs; day 1 and day `days` timed."""
     from returnstats.linkage import run, store
+    from returnstats.linkage.state import new_state_rows
 
     seconds = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -193,9 +195,11 @@ def bench_growth(days: int, per_day: int) -> dict[str, tuple[float, str]]:
                                            first_day=START + timedelta(day), days=1,
                                            first_person=day * per_day)
             if day == 0:  # the first imports (Splink, DuckDB) are not the day's work
-                run.link_step(root / "warm", store.Chain(), root / "warm" / "as_of=0", workers, KEY)
+                run.link_step(root / "warm", store.Chain(), root / "warm" / "as_of=0",
+                              new_state_rows(workers), KEY)
             began = time.perf_counter()
-            result = run.link_step(root, chain, root / f"as_of={day:02d}", workers, KEY)
+            result = run.link_step(root, chain, root / f"as_of={day:02d}",
+                                   new_state_rows(workers), KEY)
             seconds.append(time.perf_counter() - began)
             chain = store.read_chain(result.directory)
     return {"growth_day1_seconds": (seconds[0], "s"), f"growth_day{days}_seconds": (seconds[-1], "s"),

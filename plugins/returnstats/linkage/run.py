@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("splink.internals.settings").setLevel(logging.ERROR)
 
 _S, _I = pa.string(), pa.int64()
+DUCKDB_MEMORY_LIMIT = "768MB"
 _FOUNDING_SQL = ", ".join(f'"{c}"' for c in FOUNDING_ORDER)
 
 
@@ -215,25 +216,28 @@ def _count(connection: Any, sql: str) -> int:
     return int(connection.sql(sql).fetchall()[0][0])
 
 
-def link_step(root: Path, previous: store.Chain, target: Path,
-              new_workers: pa.Table | pd.DataFrame, key: bytes,
+def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, key: bytes,
               active_packages: Collection[str] | None = None,
               model_path: Path | None = None) -> LinkResult:
-    """Link `new_workers` (staged worker rows of packages not yet in `previous`) against
-    the persons of the chain `previous`, after dropping its records of packages not in
+    """Link `new` (`state.new_state_rows` of the staged workers of packages not yet in
+    `previous`) against the persons of the chain `previous`, after dropping its records of packages not in
     `active_packages` (all kept when None); write the run's delta under `root` and the new
     chain into `target`. Same inputs, same delta and chain."""
     import duckdb
 
     started = time.perf_counter()
-    new = new_state_rows(new_workers)
     new_packages = set(new["package"].unique().to_pylist())
     linked = set(previous.packages)
     active = linked | new_packages if active_packages is None else set(active_packages)
     known_packages, lost_packages = linked & active, linked - active
     settings = linkage_model.load_model(model_path)
 
-    connection = duckdb.connect(":memory:")
+    root.mkdir(parents=True, exist_ok=True)
+    spill = tempfile.TemporaryDirectory(prefix=".spill-", dir=root)
+    connection = duckdb.connect(":memory:", config={
+        # Beyond this DuckDB spills to the restricted zone rather than taking the
+        # machine's memory (issue 8: a national day within 2 GB).
+        "memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": spill.name})
     try:
         store.register_chain(connection, root, previous)
         for name, packages in (("known_packages", known_packages), ("lost_packages", lost_packages)):
@@ -266,22 +270,23 @@ def link_step(root: Path, previous: store.Chain, target: Path,
             "WHERE w2.is_new OR w2.person_key IN (SELECT person_key FROM lost_keys))")
         touched_persons, person_keys = survive(connection, "touched", key)
         connection.register("person_keys", person_keys)
-        records = connection.sql(
+        records_sql = (
             f"SELECT {', '.join(c for c in STATE_SCHEMA.names if c not in ('person_key', 'merged'))}"
             ", k.person_key, rid <> person AS merged FROM touched JOIN person_keys AS k "
-            "USING (person) ORDER BY rid").to_arrow_table().select(STATE_SCHEMA.names)
+            "USING (person) ORDER BY rid")
         dropped = connection.sql(
             "SELECT person_key FROM touched WHERE NOT is_new UNION SELECT person_key FROM lost_keys "
             "ORDER BY 1").to_arrow_table()["person_key"]
+        dropped = dropped.combine_chunks() if dropped.num_chunks else pa.array([], _S)
         merges = _count(connection, "SELECT count(*) FROM touched WHERE is_new AND rid <> person")
+        name = store.delta_name(previous.deltas, sorted(active), sorted(new_packages),
+                                new.num_rows, linkage_model.model_digest(model_path),
+                                hmac.new(key, b"returnstats.delta", "sha256").hexdigest())
+        store.write_delta(root, name, connection, records_sql, touched_persons, dropped)
     finally:
         connection.close()
+        spill.cleanup()
 
-    dropped = dropped.combine_chunks() if dropped.num_chunks else pa.array([], _S)
-    name = store.delta_name(previous.deltas, sorted(active), sorted(new_packages), new.num_rows,
-                            linkage_model.model_digest(model_path),
-                            hmac.new(key, b"returnstats.delta", "sha256").hexdigest())
-    store.write_delta(root, name, records, touched_persons, dropped)
     chain = store.Chain(
         deltas=(*previous.deltas, name),
         packages=tuple(sorted(known_packages | new_packages)),
@@ -313,8 +318,8 @@ def link_records(workers: pa.Table | pd.DataFrame, key: bytes,
     directory; the result's persons and record_person are read before it goes."""
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        result = link_step(root, store.Chain(), root / "as_of=full", workers, key,
-                           model_path=model_path)
+        result = link_step(root, store.Chain(), root / "as_of=full", new_state_rows(workers),
+                           key, model_path=model_path)
         result.persons, result.record_person  # noqa: B018 - read while the files exist
     return result
 
@@ -342,7 +347,8 @@ def link_as_of(settings: Settings, as_of: date, key: bytes) -> LinkResult:
     previous = previous_chain(settings, as_of)
     active = active_packages(settings, as_of)
     linked = set(previous.packages)
-    workers = pa.concat_tables([WORKERS_SCHEMA.empty_table(), *(
-        read_arrow(settings.staging, name, "workers") for name in active if name not in linked)])
+    # Only the normalised rows outlive this line: the staged rows are freed before linking.
+    new = new_state_rows(pa.concat_tables([WORKERS_SCHEMA.empty_table(), *(
+        read_arrow(settings.staging, name, "workers") for name in active if name not in linked)]))
     return link_step(store.linkage_root(settings.staging), previous, linkage_dir(settings, as_of),
-                     workers, key, active_packages=active)
+                     new, key, active_packages=active)

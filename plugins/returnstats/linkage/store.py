@@ -73,23 +73,28 @@ def delta_name(*parts: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
-def write_delta(root: Path, name: str, records: pa.Table, persons: pa.Table,
+def write_delta(root: Path, name: str, connection: Any, records_sql: str, persons: pa.Table,
                 dropped: pa.Array) -> None:
-    """Write delta `name` once: a temporary directory renamed into place. An existing delta
-    of that name holds the same content (same inputs) and is kept."""
+    """Write delta `name` once: a temporary directory renamed into place. Its records are
+    the rows of `records_sql` on `connection` (`STATE_SCHEMA` columns), written by DuckDB
+    straight to Parquet. An existing delta of that name holds the same content (same
+    inputs) and is kept."""
     target = delta_dir(root, name)
     if target.is_dir():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
     try:
-        pq.write_table(records.cast(STATE_SCHEMA), temporary / "records.parquet")
+        connection.execute(f"COPY ({records_sql}) TO {_literal(str(temporary / 'records.parquet'))} "
+                           "(FORMAT parquet)")
         pq.write_table(persons.cast(PERSON_RETURNS.schema), temporary / "persons.parquet")
         pq.write_table(pa.table({"person_key": dropped.cast(pa.string())}),
                        temporary / "dropped.parquet")
         os.rename(temporary, target)
-    except FileExistsError:  # a concurrent writer of the same delta won
+    except OSError as error:
         shutil.rmtree(temporary, ignore_errors=True)
+        if not target.is_dir():  # else a concurrent writer of the same delta won
+            raise error
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
@@ -189,7 +194,16 @@ def write_snapshot(directory: Path, records: pa.Table, persons: pa.Table,
     a linkage root): for states built outside a run (benchmarks, test fixtures)."""
     root = directory.parent
     name = delta_name("snapshot", str(directory), as_of, records.num_rows, persons.num_rows)
-    write_delta(root, name, records, persons, pa.array([], pa.string()))
+    import duckdb
+
+    connection = duckdb.connect(":memory:")
+    try:
+        connection.register("snapshot_records", records.select(STATE_SCHEMA.names)
+                            .cast(STATE_SCHEMA))
+        write_delta(root, name, connection, "SELECT * FROM snapshot_records", persons,
+                    pa.array([], pa.string()))
+    finally:
+        connection.close()
     packages = tuple(sorted(set(records["package"].to_pylist())))
     chain = Chain((name,), packages, records.num_rows, persons.num_rows,
                   records.num_rows - records["name_norm"].null_count)
