@@ -237,9 +237,7 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
     connection = duckdb.connect(":memory:", config={
         # Beyond this DuckDB spills to the restricted zone rather than taking the
         # machine's memory (issue 8: a national day within 2 GB).
-        "memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": spill.name,
-        # The chain's files are scanned by several queries: read each footer once.
-        "parquet_metadata_cache": True})
+        "memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": spill.name})
     try:
         store.register_chain(connection, root, previous)
         for name, packages in (("known_packages", known_packages), ("lost_packages", lost_packages)):
