@@ -232,8 +232,9 @@ def bench_quality(days: int, persons_per_day: int) -> dict[str, tuple[float, str
             result = link_as_of(settings, as_of, KEY)
             link_seconds += time.perf_counter() - began
         truth = pd.read_csv(root / "sample" / "truth" / "records.csv", dtype=str)
+        record_person = result.record_person  # read while the linkage files exist
     truth["row_number"] = truth["row_number"].astype("int64")
-    linked = result.record_person.merge(truth, on=["package", "file", "row_number"], how="left")
+    linked = record_person.merge(truth, on=["package", "file", "row_number"], how="left")
     precision, recall = pairwise(linked["person_key"], linked["person_id"])
     true_sets = linked.groupby("person_id")["person_key"].agg(lambda k: (k.nunique(), len(k)))
     key_sizes = linked.groupby("person_key").size()
