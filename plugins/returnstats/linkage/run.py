@@ -156,6 +156,8 @@ def _load_working_set(connection: Any, new: pa.Table, named: int) -> int:
         f"CREATE TABLE w AS SELECT *, (row_number() OVER (ORDER BY {_FOUNDING_SQL}) - 1)::BIGINT "
         "AS rid FROM (SELECT *, false AS is_new FROM known_w "
         "UNION ALL SELECT *, true AS is_new FROM new_in)")
+    # Under the memory limit every copy counts: `w` is the working set from here on.
+    connection.execute("DROP TABLE known_w; DROP TABLE reach_rows")
     connection.execute(
         "CREATE TABLE tf AS SELECT name_norm, count(*)::DOUBLE / $named AS tf_name_norm FROM ("
         'SELECT DISTINCT package, file, "row_number", name_norm FROM deltas '
