@@ -140,14 +140,8 @@ def register_chain(connection: Any, root: Path, chain: Chain) -> None:
             f"FROM read_parquet([{', '.join(paths)}], filename = true)")
 
 
-CURRENT_RECORDS_SQL = """
-SELECT * EXCLUDE (seq) FROM deltas
-WHERE package IN (SELECT package FROM linked_packages)
-QUALIFY row_number() OVER (PARTITION BY package, file, "row_number" ORDER BY seq DESC) = 1
-"""
-
-# The same for the record_person columns only: an aggregate over narrow columns is cheaper
-# than a window over whole rows.
+# The current version of each record of the state's packages, record_person columns only
+# (an aggregate over narrow columns is cheaper than a window over whole rows).
 CURRENT_RECORD_PERSON_SQL = """
 SELECT package, file, "row_number", arg_max(record_id, seq) AS record_id,
        arg_max(person_key, seq) AS person_key, arg_max(merged, seq) AS merged
@@ -163,29 +157,27 @@ WHERE NOT EXISTS (SELECT 1 FROM retired AS r WHERE r.person_key = p.person_key A
 """
 
 
-def _query(directory: Path, sql: str, schema: pa.Schema) -> pa.Table:
+def _query(directory: Path, queries: list[tuple[str, pa.Schema]]) -> list[pa.Table]:
+    """Run `queries` (SQL, result schema) over the chain of as-of directory `directory`."""
     import duckdb
 
     connection = duckdb.connect(":memory:")
     try:
         register_chain(connection, directory.parent, read_chain(directory))
-        table = connection.sql(sql).to_arrow_table()
+        tables = [connection.sql(sql).to_arrow_table() for sql, _ in queries]
     finally:
         connection.close()
-    return table.select(schema.names).cast(schema)
-
-
-def read_records(directory: Path) -> pa.Table:
-    """The state records of the as-of directory `directory`, in lineage order."""
-    return _query(directory, CURRENT_RECORDS_SQL, STATE_SCHEMA).sort_by(
-        [(c, "ascending") for c in ("package", "file", "row_number")])
+    return [table.select(schema.names).cast(schema)
+            for table, (_, schema) in zip(tables, queries, strict=True)]
 
 
 def read_linked(directory: Path) -> tuple[pa.Table, pa.Table]:
     """(persons, record_person) of the as-of directory `directory`, in no particular order:
     what publish reads."""
-    return (_query(directory, CURRENT_PERSONS_SQL, PERSON_RETURNS.schema),
-            _query(directory, CURRENT_RECORD_PERSON_SQL, RECORD_PERSON_SCHEMA))
+    persons, record_person = _query(directory, [
+        (CURRENT_PERSONS_SQL, PERSON_RETURNS.schema),
+        (CURRENT_RECORD_PERSON_SQL, RECORD_PERSON_SCHEMA)])
+    return persons, record_person
 
 
 def write_snapshot(directory: Path, records: pa.Table, persons: pa.Table,
