@@ -65,9 +65,21 @@ def test_row_counts_agree_from_input_through_linkage(bench_run):
     assert measures["floor.rows"] == received
     assert measures["ingest.rows_accepted"] + measures["ingest.rows_quarantined"] == received
     assert measures["link.records"] <= measures["ingest.rows_accepted"]
-    assert measures["link.persons"] + measures["link.records_merged"] == measures["link.records"]
+    # A day from scratch: every record founds a person or joins one.
+    assert measures["link.persons"] + measures["link.new_records_merged"] == measures["link.records"]
+    # The provinces run in a pool: the parts are seconds summed over its workers.
     parts = sum(measures[f"ingest.{p}.seconds"] for p in ("read", "validate", "stage_write"))
-    assert parts <= measures["ingest.seconds"]
+    assert parts <= measures["ingest.seconds"] * measures["ingest.workers"]
+
+
+def test_ingest_counts_its_worker_processes(bench_run):
+    measures = parse_lines(bench_run[0])
+    value = {k: float(v) for k, (v, _) in measures.items() if not k.startswith("target.")}
+    assert 1 <= value["ingest.workers"] <= (os.cpu_count() or 1)
+    assert measures["ingest.pool_cpu_seconds"][1] == "s"
+    assert measures["ingest.pool_peak_rss"][1] == "MiB"
+    assert value["ingest.cpu_seconds"] >= value["ingest.pool_cpu_seconds"] > 0
+    assert value["ingest.peak_rss"] >= value["ingest.pool_peak_rss"] > 0
 
 
 def test_json_holds_the_same_measures_and_every_target_has_a_verdict(bench_run):

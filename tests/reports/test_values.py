@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -28,6 +29,17 @@ def test_impossible_or_foreign_dates_are_none():
     parsed = values.parse_date(S("2020-02-30", "2020-13-01", "03/01/2020", "202031", "x", "",
                                  None))
     assert parsed.tolist() == [None] * 7
+
+
+def test_datetime64_dates_keep_the_same_rules_on_every_call():
+    cells = S("2020-03-01", "２０２０年３月１日", "9999-12-31", "0001-01-01", "2020-02-30",
+              "2020-13-01", "x", None)
+    expected = np.array(["2020-03-01", "2020-03-01", "9999-12-31", "0001-01-01",
+                         "NaT", "NaT", "NaT", "NaT"], dtype="datetime64[s]")
+    for _ in range(2):  # the second call answers from the cache of parsed dates
+        parsed = values.parse_datetime64(cells)
+        assert parsed.dtype == "datetime64[s]"
+        assert np.array_equal(parsed.to_numpy(), expected, equal_nan=True)
 
 
 def test_modes_and_aliases_case_insensitive():

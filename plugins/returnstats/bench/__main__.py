@@ -8,7 +8,6 @@ targets; writes bench_data/last.json. Never fails the build on a target. See doc
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -73,6 +72,15 @@ def run_validate_file(report: Report, root: Path, rows: int) -> None:
     report.add("validate_file", "rows_per_second", round(seconds["rows"] / seconds["total"]), "rows/s")
 
 
+def count_unit(name: str) -> str:
+    """The unit of a count a stage returns, by its name."""
+    if name.startswith("rows") or name == "records":
+        return "rows"
+    if name.endswith("_seconds"):
+        return "s"
+    return "MiB" if name.endswith("_rss") else "1"
+
+
 def run_day(report: Report, root: Path, scale: int, profile: Path | None) -> None:
     """Generate the day, run each stage in its own process, record what each cost."""
     began = time.perf_counter()
@@ -96,19 +104,24 @@ def run_day(report: Report, root: Path, scale: int, profile: Path | None) -> Non
             say(f"stage {stage} FAILED (see notes in the JSON)")
             return
         measured = result["stages"][stage]
-        seconds, rss = measured["seconds"], result["peak_rss_mib"]
+        counts = measured["counts"]
+        # A stage that runs a process pool (ingest) reports the pool's CPU and peak memory:
+        # its own figures are the driver's only.
+        seconds = measured["seconds"]
+        stage_cpu = measured["cpu_seconds"] + counts.get("pool_cpu_seconds", 0.0)
+        rss = max(result["peak_rss_mib"], counts.get("pool_peak_rss", 0.0))
         total += seconds
-        cpu += measured["cpu_seconds"]
+        cpu += stage_cpu
         peak = max(peak, rss)
         report.add(stage, "seconds", seconds, "s")
-        report.add(stage, "cpu_seconds", measured["cpu_seconds"], "s")
+        report.add(stage, "cpu_seconds", stage_cpu, "s")
         report.add(stage, "rows_per_second", packages.workers / seconds if seconds else 0, "rows/s")
         report.add(stage, "peak_rss", round(rss, 1), "MiB")
         for part, part_seconds in measured["parts"].items():
             report.add(f"{stage}.{part}", "seconds", part_seconds, "s")
-        for name, value in measured["counts"].items():
+        for name, value in counts.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
-                report.add(stage, name, value, "rows" if name.startswith("rows") or name == "records" else "1")
+                report.add(stage, name, value, count_unit(name))
         say(f"stage {stage}: {seconds:.2f} s, peak {rss:.0f} MiB")
     report.add("day", "seconds", total, "s")
     report.add("day", "cpu_seconds", cpu, "s")
@@ -175,10 +188,7 @@ def run_growth(report: Report, root: Path, records_per_day: int, days: int) -> N
 
 def run_linkage_growth(report: Report, records_per_day: int, days: int) -> None:
     """The linkage room's own growth bench (`returnstats.bench.linkage.bench_growth`: one
-    `link_increment` a day against the accumulated state), at the same daily volume."""
-    if importlib.util.find_spec("returnstats.bench.linkage") is None:
-        report.notes.append("returnstats.bench.linkage is absent: linkage growth only via link_as_of")
-        return
+    `link_step` a day from the previous day's chain), at the same daily volume."""
     say(f"linkage room growth: {days} increments of {records_per_day} records …")
     try:
         from returnstats.bench import linkage

@@ -162,36 +162,48 @@ class Parts:
 
 
 def _ingest(settings: Any, as_of: date, parts: Parts) -> dict[str, Any]:
-    from returnstats.validation import data_docs, ingest
+    """The DAG's mapped `ingest_province` tasks, run in parallel by a pool of
+    `os.cpu_count()` worker processes, then `build_data_docs` once (`bench.ingest_pool`).
+
+    Parts: `read`, `validate` and `stage_write` are seconds summed over the workers
+    (worker-seconds, about CPU seconds with one worker per core), so they add up to more
+    than the stage's wall time and `other` is not meaningful; `data_docs` is wall time.
+    This process only waits, so the counts carry the pool's own figures:
+    `pool_cpu_seconds` (workers and their forkserver) and `pool_peak_rss` (the highest
+    VmHWM among them; they run side by side, so together they hold more). `run_day` adds
+    the first to the stage's CPU and takes the higher of the second and this process's
+    peak as the stage's peak.
+    """
+    from returnstats.bench.ingest_pool import ingest_provinces
 
     provinces = sorted(p.name for p in settings.landing.iterdir() if p.is_dir())
-    with parts.wrap(ingest, {"landing_sha256": "read", "read_package": "read", "census": "read",
-                             "prepare": "validate", "run_suite": "validate", "split_file": "validate",
-                             "write_package": "stage_write", "_save_result": "stage_write"}):
-        summaries = [ingest.ingest_province(settings, province, as_of) for province in provinces]
-    # The DAG builds the run's Data Docs once, after every province's ingest.
-    with parts.wrap(data_docs, {"build_data_docs": "data_docs"}):
-        data_docs.build_data_docs(settings, as_of)
-    packages = [p for s in summaries for p in s["packages"]]
+    workers = max(1, min(os.cpu_count() or 1, len(provinces)))
+    run = ingest_provinces(settings, as_of, provinces, workers)
+    parts.seconds.update(run.parts)
+    packages = [p for s in run.summaries for p in s["packages"]]
     return {
         "packages": len(packages),
         "rejected": sum(p["status"] != "accepted" for p in packages),
         "rows_received": sum(p["rows_received"] for p in packages),
         "rows_accepted": sum(p["rows_accepted"] for p in packages),
         "rows_quarantined": sum(p["rows_quarantined"] for p in packages),
+        "workers": run.workers,
+        "pool_cpu_seconds": run.cpu_seconds,
+        "pool_peak_rss": run.peak_rss,
     }
 
 
 def _link(settings: Any, as_of: date, parts: Parts) -> dict[str, Any]:
-    from returnstats.linkage import run
+    from returnstats.linkage import run, store
     from returnstats.linkage.keys import resolve_key
     from returnstats.validation import staging
 
     key = resolve_key(None, None)
-    with parts.wrap(staging, {"read_staged": "read"}), \
-            parts.wrap(run, {"prepare_records": "prepare", "score_pairs": "score",
-                             "cluster_records": "cluster", "survive": "survive",
-                             "write_result": "write"}):
+    with parts.wrap(staging, {"read_arrow": "read"}), \
+            parts.wrap(store, {"write_delta": "write", "write_chain": "write"}), \
+            parts.wrap(run, {"new_state_rows": "prepare", "_load_working_set": "load",
+                             "score_pairs": "score", "_cluster": "cluster",
+                             "survive": "survive"}):
         result = run.link_as_of(settings, as_of, key)
     return {k: v for k, v in result.stats.items() if k != "seconds"}
 

@@ -120,18 +120,27 @@ def parse_date(s: pd.Series) -> pd.Series:
     return _by_distinct(s, _date)
 
 
+_EPOCH = dt.date(1970, 1, 1)
+_NAT = np.iinfo(np.int64).min  # NaT as an integer of datetime64
+
+
+@lru_cache(maxsize=1 << 16)
+def _day_number(text: str) -> int:
+    """`_date(text)` as days since 1970-01-01, `_NAT` when unparseable. Cached: the same
+    dates (birth dates above all) recur from file to file."""
+    try:
+        day = _date(text)
+    except Exception:  # a parser never raises on bad input: unparseable is missing
+        return _NAT
+    return _NAT if day is None else (day - _EPOCH).days
+
+
 def parse_datetime64(s: pd.Series) -> pd.Series:
     """`parse_date` as datetime64[s], NaT where absent or unparseable (one parse per
-    distinct value: a date column holds few)."""
+    distinct value)."""
     present, codes, uniques = _distinct(s)
-    parsed = np.full(len(uniques), np.datetime64("NaT"), dtype="datetime64[s]")
-    for i, value in enumerate(uniques):
-        try:
-            day = _date(str(value))
-        except Exception:  # a parser never raises on bad input: unparseable is missing
-            continue
-        if day is not None:
-            parsed[i] = np.datetime64(day, "s")
+    days = np.fromiter(map(_day_number, map(str, uniques)), dtype=np.int64, count=len(uniques))
+    parsed = days.view("datetime64[D]").astype("datetime64[s]")
     out = np.full(len(present), np.datetime64("NaT"), dtype="datetime64[s]")
     out[present] = parsed[codes]
     return pd.Series(out, index=s.index, dtype="datetime64[s]")
@@ -265,8 +274,10 @@ def _id_place_years(county: int) -> tuple[tuple[int, int], ...]:
     return tuple(years)
 
 
+@lru_cache(maxsize=1 << 18)
 def _id_place_known(county: int, year: int) -> bool:
-    """Whether stdnum knows `county` as a place assigned in `year` (GB 11643 address code)."""
+    """Whether stdnum knows `county` as a place assigned in `year` (GB 11643 address code).
+    Cached: the same (county, birth year) pairs recur from file to file."""
     return any(start <= year <= end for start, end in _id_place_years(county))
 
 
@@ -289,8 +300,8 @@ def _id_validity(ids: pa.Array) -> np.ndarray:
         days = _DAYS[np.where(month_ok, month, 0)] + (leap & (month == 2))
         ok = check_ok & (year >= 1) & month_ok & (day >= 1) & (day <= days)
         keys, inverse = np.unique(county[ok] * 10000 + year[ok], return_inverse=True)
-        known = np.array([_id_place_known(int(k // 10000), int(k % 10000)) for k in keys],
-                         dtype=bool)
+        known = np.array([_id_place_known(c, y) for c, y in
+                          zip((keys // 10000).tolist(), (keys % 10000).tolist())], dtype=bool)
         ok[np.flatnonzero(ok)] = known[inverse.reshape(-1)]
         result[candidates] = ok
     return result
