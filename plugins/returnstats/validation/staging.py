@@ -194,30 +194,41 @@ def active_packages(settings: Settings, as_of: date) -> list[str]:
     return sorted(m["staged_as"] for m in active_by_slot(staged_metas(settings, as_of)).values())
 
 
+def read_many(staging: Path, names: list[str], table: str) -> pa.Table:
+    """One staged table of many packages, in one multi-file read (in `names` order)."""
+    import pyarrow.dataset as ds
+    from pyarrow.fs import LocalFileSystem
+
+    files = [str(packages_dir(staging) / name / f"{table}.parquet") for name in names]
+    if not files:
+        return SCHEMAS[table].empty_table()
+    # An explicit filesystem: a package name may hold '#', which a URI would cut short.
+    return ds.dataset(files, schema=SCHEMAS[table], format="parquet",
+                      filesystem=LocalFileSystem()).to_table()
+
+
 def read_staged(settings: Settings, as_of: date) -> StagedData:
     """The staged packages with report_date ≤ as_of (see `StagedData`)."""
     metas = staged_metas(settings, as_of)
     active = active_by_slot(metas)
     active_names = {m["staged_as"] for m in active.values()}
-
-    enterprises, quarantine, ledger = [], [], []
+    superseded: dict[str, str] = {}
     for meta in metas:
-        name = meta["staged_as"]
-        meta["active"] = name in active_names
-        book = read_arrow(settings.staging, name, "ledger")
+        meta["active"] = meta["staged_as"] in active_names
         if meta["status"] == "accepted" and not meta["active"]:
-            winner = active[(meta["province"], meta["report_date"])]["package"]
-            book = to_arrow(read_table(settings.staging, name, "ledger").assign(
-                status="superseded", rows_accepted=0, reason=f"superseded by {winner}"),
-                LEDGER_SCHEMA)
-        ledger.append(book)
-        quarantine.append(read_arrow(settings.staging, name, "quarantine"))
-        if meta["active"]:
-            enterprises.append(read_arrow(settings.staging, name, "enterprises"))
+            superseded[meta["package"]] = active[(meta["province"], meta["report_date"])]["package"]
+    names = [m["staged_as"] for m in metas]
+    ledger = read_many(settings.staging, names, "ledger").to_pandas(date_as_object=True)
+    if superseded:
+        rows = ledger["package"].isin(superseded)
+        ledger.loc[rows, "status"] = "superseded"
+        ledger.loc[rows, "rows_accepted"] = 0
+        ledger.loc[rows, "reason"] = "superseded by " + ledger.loc[rows, "package"].map(superseded)
     return StagedData(
         staging=settings.staging,
-        enterprises=_concat(enterprises, ENTERPRISES_SCHEMA),
-        quarantine=_concat(quarantine, QUARANTINE_SCHEMA),
-        ledger=_concat(ledger, LEDGER_SCHEMA),
+        enterprises=read_many(settings.staging, [m["staged_as"] for m in metas if m["active"]],
+                              "enterprises").to_pandas(date_as_object=True),
+        quarantine=read_many(settings.staging, names, "quarantine").to_pandas(date_as_object=True),
+        ledger=ledger,
         packages=metas,
     )
