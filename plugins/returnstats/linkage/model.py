@@ -31,13 +31,15 @@ UNIQUE_ID = "rid"
 # deterministically (same ID) or never (different IDs).
 _ONE_SIDE_WITHOUT_ID = "(l.id_number IS NULL OR r.id_number IS NULL)"
 
-BLOCKING_RULES: tuple[str, ...] = (
-    "l.name_pinyin = r.name_pinyin AND l.origin_county = r.origin_county",
-    "l.phone = r.phone",
-    "l.birth_date = r.birth_date AND l.origin_county = r.origin_county",
-    "l.id_head = r.id_head AND l.name_tail = r.name_tail",
-    "l.id_tail = r.id_tail",
+BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
+    ("name_pinyin", "origin_county"),
+    ("phone",),
+    ("birth_date", "origin_county"),
+    ("id_head", "name_tail"),
+    ("id_tail",),
 )
+BLOCKING_RULES: tuple[str, ...] = tuple(
+    " AND ".join(f"l.{column} = r.{column}" for column in key) for key in BLOCKING_KEYS)
 """Same pinyin and county; same phone; same birth date and county; an ID number as given
 sharing its first 9 or its last 9 characters (one or two slips of the pen leave one half
 intact). The first 9 characters are only county and birth decade, a block of thousands

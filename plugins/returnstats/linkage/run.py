@@ -67,109 +67,124 @@ class LinkResult:
                                         ("package", "file", "row_number")]).to_pandas()
 
 
-def score_pairs(connection: Any, settings: dict[str, Any], with_known: bool) -> pd.DataFrame:
-    """Probabilistic edges at or above the threshold with given-name agreement: new
-    records against each other and, `with_known`, against the known records.
+def score_pairs(connection: Any, settings: dict[str, Any]) -> pd.DataFrame:
+    """Probabilistic edges at or above the threshold with given-name agreement, between
+    two records of which at least one is new: new records against each other and against
+    the known records in the working set, in one Splink prediction.
 
-    Reads the `profile_new` / `profile_known` views, the `tf` table and the `w` table of
-    `connection`; `rid_l < rid_r` in every edge."""
+    Reads the `profile` view, the `tf` table and the `w` table of `connection`; `rid_l <
+    rid_r` in every edge."""
     from splink import DuckDBAPI, Linker
 
     db_api = DuckDBAPI(connection)
-    new = db_api.register("profile_new")
-    # The stored model was validated when trained; by design household, destination and
-    # arrival have no null level (those columns are required).
-    linker = Linker(new, settings, log_level=logging.WARNING, validate_settings=False)
+    profile = db_api.register("profile")
+    # Known records were linked with each other by earlier runs: only pairs with a new
+    # record are scored. The stored model was validated when trained; by design
+    # household, destination and arrival have no null level (those columns are required).
+    settings = {**settings, "blocking_rules_to_generate_predictions": [
+        {**rule, "blocking_rule": f"({rule['blocking_rule']}) AND (l.is_new OR r.is_new)"}
+        for rule in settings["blocking_rules_to_generate_predictions"]]}
+    linker = Linker(profile, settings, log_level=logging.WARNING, validate_settings=False)
     linker.table_management.register_term_frequency_lookup(db_api.register("tf"), "name_norm")
     threshold = linkage_model.MATCH_THRESHOLD
-    scored = [linker.inference.predict_within(
-        new, threshold_match_probability=threshold, warning_mode="never")]
-    if with_known:
-        known = db_api.register("profile_known")
-        scored.append(linker.inference.predict_between(
-            new, known, threshold_match_probability=threshold, warning_mode="never"))
-    union = " UNION ALL ".join(
-        f"SELECT rid_l, rid_r, match_probability FROM {table.physical_name}" for table in scored)
+    scored = linker.inference.predict_within(
+        profile, threshold_match_probability=threshold, warning_mode="never")
     edges = connection.sql(
         "SELECT least(p.rid_l, p.rid_r) AS rid_l, greatest(p.rid_l, p.rid_r) AS rid_r, "
-        f"p.match_probability FROM ({union}) AS p "
+        f"p.match_probability FROM {scored.physical_name} AS p "
         "JOIN w AS l ON l.rid = p.rid_l JOIN w AS r ON r.rid = p.rid_r "
         f"WHERE p.match_probability >= $threshold AND {linkage_model.name_agreement_sql()} "
         "ORDER BY 1, 2",
         params={"threshold": threshold},
     ).df()
-    for table in scored:
-        table.drop_table_from_database_and_remove_from_cache()
+    scored.drop_table_from_database_and_remove_from_cache()
     return edges
 
 
-_LINEAGE_SQL = "l.package = r.package AND l.file = r.file AND l.\"row_number\" = r.\"row_number\""
+_LINEAGE = 'package, file, "row_number"'
 
 
-def _reach_sql() -> str:
-    """Lineages of known record versions that a new record can reach: a blocking key
-    (with one side lacking a valid ID, as the rules say) or a valid ID in common. Splink
-    only ever pairs records sharing a blocking key, so scoring new records against the
-    persons reached finds exactly the edges a scan of every known record would."""
-    reach = [*linkage_model.blocking_rules(), "l.id_number = r.id_number"]
-    return " UNION ".join(
-        'SELECT l.package, l.file, l."row_number" FROM deltas AS l SEMI JOIN new_in AS r '
-        f"ON {rule} WHERE l.package IN (SELECT package FROM known_packages)" for rule in reach)
+def _reach_condition() -> str:
+    """Whether a known record (`l`) can reach a new one (table `new_in`): a blocking key in
+    common, with one side lacking a valid ID as the rules say, or a valid ID in common.
+    Splink only ever pairs records sharing a blocking key, so scoring new records against
+    the persons reached finds exactly the edges a scan of every known record would.
+
+    One scan tests every rule: each key is hashed into an IN-list of the new records'
+    keys (a hash collision only adds a person to the working set, never an edge)."""
+    def key(alias: str, columns: tuple[str, ...]) -> str:
+        return f"hash({', '.join(alias + c for c in columns)})"
+
+    def present(alias: str, columns: tuple[str, ...]) -> str:
+        return " AND ".join(f"{alias}{c} IS NOT NULL" for c in columns)
+
+    tests = []
+    for columns in linkage_model.BLOCKING_KEYS:
+        new_keys = f"SELECT {key('', columns)} FROM new_in WHERE {present('', columns)}"
+        tests.append(f"({present('l.', columns)} AND ("
+                     f"{key('l.', columns)} IN ({new_keys} AND id_number IS NULL) OR "
+                     f"(l.id_number IS NULL AND {key('l.', columns)} IN ({new_keys}))))")
+    tests.append("l.id_number IN (SELECT id_number FROM new_in WHERE id_number IS NOT NULL)")
+    return " OR ".join(tests)
 
 
-def _current_keys_sql(rows: str) -> str:
-    """The current person_key (latest version) of each lineage in table `rows`."""
-    return (f"SELECT DISTINCT arg_max(l.person_key, l.seq) AS person_key FROM deltas AS l "
-            f"JOIN {rows} AS r ON {_LINEAGE_SQL} GROUP BY l.package, l.file, l.\"row_number\"")
-
-
-def _load_working_set(connection: Any, new: pa.Table, named: int) -> int:
+def _load_working_set(connection: Any, new: pa.Table, named: int) -> tuple[int, int, int]:
     """From the registered chain (`deltas`, `known_packages`, `lost_packages`) and `new_in`:
 
     - `lost_keys`: the current persons of the records whose package left the state;
     - `w`: the new records and the current records of every known person they reach or
       that lost records, numbered (`rid`) in founding order;
     - `tf`: each new name's share of all `named` records' names, as a full link counts it;
-    - the `profile_new` / `profile_known` views Splink reads.
+    - the `profile` view Splink reads.
 
-    Known records are only scanned, a few columns at a time. Returns the known records in
-    `w`."""
+    A run rewrites every current record of each person it touches, so a current person's
+    records are those of its latest delta that carry its key: the latest version of a
+    reached record names both. Known records are only scanned, once to find what the
+    new ones reach and once to fetch the reached persons' records. Returns the known
+    records in `w`, and the records and named records lost."""
     connection.register("new_in", new)
+    # Every version of a record shares its fields, so each scan finds all its versions.
     connection.execute(
-        'CREATE TABLE lost_rows AS SELECT DISTINCT package, file, "row_number" FROM deltas '
+        f"CREATE TABLE lost_versions AS SELECT {_LINEAGE}, seq, person_key, "
+        "name_norm IS NOT NULL AS named FROM deltas "
         "WHERE package IN (SELECT package FROM lost_packages)")
-    connection.execute(f"CREATE TABLE lost_keys AS {_current_keys_sql('lost_rows')}")
-    connection.execute(f"CREATE TABLE reach_rows AS {_reach_sql()}")
     connection.execute(
-        f"CREATE TABLE reached_keys AS {_current_keys_sql('reach_rows')} "
-        "UNION SELECT person_key FROM lost_keys")
-    # Every current record of the reached persons: the versions that ever carried their
-    # keys, then the latest version of each of those records, if it still does.
+        f"CREATE TABLE reach_versions AS SELECT {_LINEAGE}, seq, person_key FROM deltas AS l "
+        f"WHERE package IN (SELECT package FROM known_packages) AND ({_reach_condition()})")
+    # The latest version of each reached or lost record: its person, and that person's
+    # latest delta.
     connection.execute(
-        "CREATE TABLE known_w AS SELECT * FROM ("
-        'SELECT l.* EXCLUDE (seq) FROM deltas AS l SEMI JOIN (SELECT DISTINCT package, file, "row_number" '
-        "FROM deltas WHERE person_key IN (SELECT person_key FROM reached_keys)) AS r "
-        f"ON {_LINEAGE_SQL} WHERE l.package IN (SELECT package FROM known_packages) "
-        'QUALIFY row_number() OVER (PARTITION BY l.package, l.file, l."row_number" '
-        "ORDER BY l.seq DESC) = 1) WHERE person_key IN (SELECT person_key FROM reached_keys)")
+        "CREATE TABLE lost_keys AS SELECT DISTINCT arg_max(person_key, seq) AS person_key, "
+        f"max(seq) AS seq FROM lost_versions GROUP BY {_LINEAGE}")
+    connection.execute(
+        "CREATE TABLE reached AS SELECT DISTINCT arg_max(person_key, seq) AS person_key, "
+        f"max(seq) AS seq FROM reach_versions GROUP BY {_LINEAGE} "
+        "UNION SELECT person_key, seq FROM lost_keys")
+    connection.execute(
+        "CREATE TABLE known_w AS SELECT l.* EXCLUDE (seq) FROM deltas AS l "
+        "SEMI JOIN reached AS r ON l.person_key = r.person_key AND l.seq = r.seq "
+        "WHERE l.package IN (SELECT package FROM known_packages)")
     connection.execute(
         f"CREATE TABLE w AS SELECT *, (row_number() OVER (ORDER BY {_FOUNDING_SQL}) - 1)::BIGINT "
         "AS rid FROM (SELECT *, false AS is_new FROM known_w "
         "UNION ALL SELECT *, true AS is_new FROM new_in)")
     # Under the memory limit every copy counts: `w` is the working set from here on.
-    connection.execute("DROP TABLE known_w; DROP TABLE reach_rows")
+    connection.execute("DROP TABLE known_w; DROP TABLE reach_versions")
+    lost_records, lost_named = connection.sql(
+        f"SELECT count(*), count(*) FILTER (WHERE named) FROM (SELECT DISTINCT {_LINEAGE}, named "
+        "FROM lost_versions)").fetchall()[0]
     connection.execute(
         "CREATE TABLE tf AS SELECT name_norm, count(*)::DOUBLE / $named AS tf_name_norm FROM ("
-        'SELECT DISTINCT package, file, "row_number", name_norm FROM deltas '
+        f"SELECT DISTINCT {_LINEAGE}, name_norm FROM deltas "
         "WHERE package IN (SELECT package FROM known_packages) "
         "AND name_norm IN (SELECT name_norm FROM new_in) "
-        'UNION ALL SELECT package, file, "row_number", name_norm FROM new_in '
+        f"UNION ALL SELECT {_LINEAGE}, name_norm FROM new_in "
         "WHERE name_norm IS NOT NULL) GROUP BY name_norm",
-        {"named": max(named, 1)})
-    columns = ", ".join(["rid", *PROFILE_COLUMNS])
-    connection.execute(f"CREATE VIEW profile_new AS SELECT {columns} FROM w WHERE is_new")
-    connection.execute(f"CREATE VIEW profile_known AS SELECT {columns} FROM w WHERE NOT is_new")
-    return connection.sql("SELECT count(*) FROM w WHERE NOT is_new").fetchall()[0][0]
+        {"named": max(named - lost_named, 1)})
+    columns = ", ".join(["rid", "is_new", *PROFILE_COLUMNS])
+    connection.execute(f"CREATE VIEW profile AS SELECT {columns} FROM w")
+    known = connection.sql("SELECT count(*) FROM w WHERE NOT is_new").fetchall()[0][0]
+    return known, int(lost_records), int(lost_named)
 
 
 # The component of each record before probabilistic edges: its known person, joined with
@@ -244,19 +259,14 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
         store.register_chain(connection, root, previous)
         for name, packages in (("known_packages", known_packages), ("lost_packages", lost_packages)):
             connection.register(name, pa.table({"package": pa.array(sorted(packages), _S)}))
-        lost_records = _count(connection, "SELECT count(*) FROM (SELECT DISTINCT package, file, "
-                              '"row_number" FROM deltas WHERE package IN (SELECT package FROM '
-                              "lost_packages))")
-        lost_named = _count(connection, "SELECT count(*) FROM (SELECT DISTINCT package, file, "
-                            '"row_number" FROM deltas WHERE name_norm IS NOT NULL AND package IN '
-                            "(SELECT package FROM lost_packages))")
         new_named = new.num_rows - new["name_norm"].null_count
+        known_in_w, lost_records, lost_named = _load_working_set(
+            connection, new, previous.named_records + new_named)
         named = previous.named_records - lost_named + new_named
-        known_in_w = _load_working_set(connection, new, named)
         with_id = new.num_rows - new["id_number"].null_count
         no_score = new.num_rows == 0 or (with_id == new.num_rows and known_in_w == 0)
         edges = (pd.DataFrame({"rid_l": [], "rid_r": [], "match_probability": []}) if no_score
-                 else score_pairs(connection, settings, with_known=known_in_w > 0))
+                 else score_pairs(connection, settings))
         person, attached = _cluster(connection, edges)
         attached_now = np.zeros(len(person), dtype=bool)
         attached_now[np.fromiter(attached, np.int64, len(attached))] = True

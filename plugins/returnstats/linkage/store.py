@@ -133,11 +133,10 @@ def register_chain(connection: Any, root: Path, chain: Chain) -> None:
     for view, file in (("deltas", "records"), ("person_versions", "persons"),
                        ("retired", "dropped")):
         paths = [_literal(str(delta_dir(root, name) / f"{file}.parquet")) for name in chain.deltas]
-        seq = " ".join(f"WHEN {path} THEN {i}" for i, path in enumerate(paths))
+        # file_index: the position of a row's file in the list, i.e. of its delta.
         connection.execute(
-            f"CREATE OR REPLACE VIEW {view} AS SELECT * EXCLUDE (filename), "
-            f"(CASE filename {seq} END)::BIGINT AS seq "
-            f"FROM read_parquet([{', '.join(paths)}], filename = true)")
+            f"CREATE OR REPLACE VIEW {view} AS SELECT *, file_index::BIGINT AS seq "
+            f"FROM read_parquet([{', '.join(paths)}])")
 
 
 # The current version of each record of the state's packages, record_person columns only
@@ -151,10 +150,12 @@ GROUP BY package, file, "row_number"
 
 CURRENT_PERSONS_SQL = """
 SELECT p.* EXCLUDE (seq) FROM person_versions AS p
-SEMI JOIN (SELECT person_key, max(seq) AS seq FROM person_versions GROUP BY person_key) AS latest
-    ON latest.person_key = p.person_key AND latest.seq = p.seq
-WHERE NOT EXISTS (SELECT 1 FROM retired AS r WHERE r.person_key = p.person_key AND r.seq > p.seq)
+ANTI JOIN (SELECT person_key, max(seq) AS seq FROM (
+    SELECT person_key, seq FROM person_versions UNION ALL SELECT person_key, seq FROM retired)
+    GROUP BY person_key) AS later
+    ON later.person_key = p.person_key AND later.seq > p.seq
 """
+"""A person version is current when no later delta rewrote or retired its key."""
 
 
 def _query(directory: Path, queries: list[tuple[str, pa.Schema]]) -> list[pa.Table]:
