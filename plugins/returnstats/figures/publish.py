@@ -39,10 +39,8 @@ ENTERPRISES_INPUT = pa.schema([
     ("key_enterprise", _B), ("labour_gap", _I), ("workers_supplied", _I), ("channel", _S),
     ("status_date", _D),
 ])
-RECORD_PERSON_INPUT = pa.schema([
-    ("package", _S), ("file", _S), ("row_number", _I), ("record_id", _S),
-    ("person_key", _S), ("merged", _B),
-])
+# ledger.sql counts the merged records of each file: nothing else of a record is read.
+RECORD_PERSON_INPUT = pa.schema([("package", _S), ("file", _S), ("row_number", _I), ("merged", _B)])
 PROVINCES_INPUT = pa.schema([("code", _S), ("name_zh", _S), ("name_en", _S), ("region", _S)])
 RELATIONS: dict[str, pa.Schema] = {
     "persons": PERSON_RETURNS.schema,
@@ -163,10 +161,12 @@ def publish_tables(root: Root, as_of: date, tables: dict[str, pa.Table]) -> dict
 
 
 def read_linkage(staging: Path, as_of: date) -> tuple[pa.Table, pa.Table]:
-    """persons and record_person of the linkage step's state for `as_of`."""
+    """persons and record_person (the `RECORD_PERSON_INPUT` columns) of the linkage step's
+    state for `as_of`."""
     from returnstats.linkage.store import linkage_root, read_linked
 
-    return read_linked(linkage_root(staging) / f"as_of={as_of.isoformat()}")
+    return read_linked(linkage_root(staging) / f"as_of={as_of.isoformat()}",
+                       RECORD_PERSON_INPUT.names)
 
 
 def publish_as_of(settings: Settings, as_of: date) -> dict:

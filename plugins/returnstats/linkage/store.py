@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -139,14 +140,18 @@ def register_chain(connection: Any, root: Path, chain: Chain) -> None:
             f"FROM read_parquet([{', '.join(paths)}])")
 
 
-# The current version of each record of the state's packages, record_person columns only
-# (an aggregate over narrow columns is cheaper than a window over whole rows).
-CURRENT_RECORD_PERSON_SQL = """
-SELECT package, file, "row_number", arg_max(record_id, seq) AS record_id,
-       arg_max(person_key, seq) AS person_key, arg_max(merged, seq) AS merged
-FROM deltas WHERE package IN (SELECT package FROM linked_packages)
-GROUP BY package, file, "row_number"
-"""
+_LINEAGE = ("package", "file", "row_number")
+
+
+def current_records_sql(columns: Sequence[str]) -> str:
+    """The current version of each record of the state's packages: its lineage and
+    `columns` (an aggregate over the columns asked for is cheaper than a window over
+    whole rows)."""
+    values = "".join(f', arg_max("{c}", seq) AS "{c}"' for c in columns if c not in _LINEAGE)
+    return (f'SELECT package, file, "row_number"{values} FROM deltas '
+            "WHERE package IN (SELECT package FROM linked_packages) "
+            'GROUP BY package, file, "row_number"')
+
 
 CURRENT_PERSONS_SQL = """
 SELECT p.* EXCLUDE (seq) FROM person_versions AS p
@@ -172,12 +177,14 @@ def _query(directory: Path, queries: list[tuple[str, pa.Schema]]) -> list[pa.Tab
             for table, (_, schema) in zip(tables, queries, strict=True)]
 
 
-def read_linked(directory: Path) -> tuple[pa.Table, pa.Table]:
-    """(persons, record_person) of the as-of directory `directory`, in no particular order:
-    what publish reads."""
+def read_linked(directory: Path, record_columns: Sequence[str] = RECORD_PERSON_SCHEMA.names
+                ) -> tuple[pa.Table, pa.Table]:
+    """(persons, record_person) of the as-of directory `directory`, in no particular order;
+    record_person with its lineage and `record_columns` only."""
+    schema = pa.schema([f for f in RECORD_PERSON_SCHEMA if f.name in {*_LINEAGE, *record_columns}])
     persons, record_person = _query(directory, [
         (CURRENT_PERSONS_SQL, PERSON_RETURNS.schema),
-        (CURRENT_RECORD_PERSON_SQL, RECORD_PERSON_SCHEMA)])
+        (current_records_sql(schema.names), schema)])
     return persons, record_person
 
 
