@@ -195,16 +195,17 @@ def active_packages(settings: Settings, as_of: date) -> list[str]:
 
 
 def read_many(staging: Path, names: list[str], table: str) -> pa.Table:
-    """One staged table of many packages, in one multi-file read (in `names` order)."""
-    import pyarrow.dataset as ds
-    from pyarrow.fs import LocalFileSystem
+    """One staged table of many packages, in one multi-file read by DuckDB."""
+    import duckdb
 
-    files = [str(packages_dir(staging) / name / f"{table}.parquet") for name in names]
-    if not files:
+    if not names:
         return SCHEMAS[table].empty_table()
-    # An explicit filesystem: a package name may hold '#', which a URI would cut short.
-    return ds.dataset(files, schema=SCHEMAS[table], format="parquet",
-                      filesystem=LocalFileSystem()).to_table()
+    files = ", ".join("'" + str(packages_dir(staging) / name / f"{table}.parquet").replace("'", "''")
+                      + "'" for name in names)
+    columns = ", ".join(f'"{c}"' for c in SCHEMAS[table].names)
+    with duckdb.connect(":memory:") as connection:
+        return connection.sql(f"SELECT {columns} FROM read_parquet([{files}])").to_arrow_table(
+        ).cast(SCHEMAS[table])
 
 
 def read_staged(settings: Settings, as_of: date) -> StagedData:
