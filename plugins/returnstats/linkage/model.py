@@ -14,6 +14,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 
 from returnstats.config import INCLUDE
+from returnstats.linkage.state import BLOCKING_KEYS
 
 MODEL_PATH = INCLUDE / "linkage" / "model.json"
 
@@ -31,13 +32,6 @@ UNIQUE_ID = "rid"
 # deterministically (same ID) or never (different IDs).
 _ONE_SIDE_WITHOUT_ID = "(l.id_number IS NULL OR r.id_number IS NULL)"
 
-BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
-    ("name_pinyin", "origin_county"),
-    ("phone",),
-    ("birth_date", "origin_county"),
-    ("id_head", "name_tail"),
-    ("id_tail",),
-)
 BLOCKING_RULES: tuple[str, ...] = tuple(
     " AND ".join(f"l.{column} = r.{column}" for column in key) for key in BLOCKING_KEYS)
 """Same pinyin and county; same phone; same birth date and county; an ID number as given

@@ -31,7 +31,14 @@ from returnstats.config import Settings
 from returnstats.linkage import model as linkage_model
 from returnstats.linkage import store
 from returnstats.linkage.cluster import extend_clusters
-from returnstats.linkage.state import FOUNDING_ORDER, PROFILE_COLUMNS, STATE_SCHEMA, new_state_rows
+from returnstats.linkage.state import (
+    FOUNDING_ORDER,
+    KEY_COLUMNS,
+    PROFILE_COLUMNS,
+    STATE_SCHEMA,
+    key_sql,
+    new_state_rows,
+)
 from returnstats.linkage.survivorship import survive
 
 log = logging.getLogger(__name__)
@@ -110,22 +117,17 @@ def _reach_condition() -> str:
     Splink only ever pairs records sharing a blocking key, so scoring new records against
     the persons reached finds exactly the edges a scan of every known record would.
 
-    One scan tests every rule: each key is hashed into an IN-list of the new records'
-    keys (a hash collision only adds a person to the working set, never an edge)."""
-    def key(alias: str, columns: tuple[str, ...]) -> str:
-        return f"hash({', '.join(alias + c for c in columns)})"
-
-    def present(alias: str, columns: tuple[str, ...]) -> str:
-        return " AND ".join(f"{alias}{c} IS NOT NULL" for c in columns)
-
+    One scan tests every rule on the known records' stored key hashes (`state.KEY_COLUMNS`)
+    against IN-lists of the new records' (a hash collision only adds a person to the
+    working set, never an edge)."""
     tests = []
-    for columns in linkage_model.BLOCKING_KEYS:
-        new_keys = f"SELECT {key('', columns)} FROM new_in WHERE {present('', columns)}"
-        tests.append(f"({present('l.', columns)} AND ("
-                     f"{key('l.', columns)} IN ({new_keys} AND id_number IS NULL) OR "
-                     f"(l.id_number IS NULL AND {key('l.', columns)} IN ({new_keys}))))")
-    tests.append("l.id_number IN (SELECT id_number FROM new_in WHERE id_number IS NOT NULL)")
-    return " OR ".join(tests)
+    *blocking, (id_key, id_sql) = zip(KEY_COLUMNS, key_sql(), strict=True)
+    for column, sql in blocking:
+        new_keys = f"SELECT {sql} FROM new_in WHERE {sql} IS NOT NULL"
+        tests.append(f"l.{column} IN ({new_keys} AND id_number IS NULL) OR "
+                     f"(l.{id_key} IS NULL AND l.{column} IN ({new_keys}))")
+    tests.append(f"l.{id_key} IN (SELECT {id_sql} FROM new_in WHERE id_number IS NOT NULL)")
+    return " OR ".join(f"({test})" for test in tests)
 
 
 def _load_working_set(connection: Any, new: pa.Table, named: int) -> tuple[int, int, int]:
@@ -161,7 +163,8 @@ def _load_working_set(connection: Any, new: pa.Table, named: int) -> tuple[int, 
         f"max(seq) AS seq FROM reach_versions GROUP BY {_LINEAGE} "
         "UNION SELECT person_key, seq FROM lost_keys")
     connection.execute(
-        "CREATE TABLE unranked AS SELECT l.* EXCLUDE (seq), false AS is_new FROM deltas AS l "
+        f"CREATE TABLE unranked AS SELECT l.* EXCLUDE (seq, {', '.join(KEY_COLUMNS)}), "
+        "false AS is_new FROM deltas AS l "
         "SEMI JOIN reached AS r ON l.person_key = r.person_key AND l.seq = r.seq "
         "WHERE l.package IN (SELECT package FROM known_packages) "
         "UNION ALL SELECT *, true AS is_new FROM new_in")

@@ -41,6 +41,31 @@ STATE_SCHEMA = pa.schema(
 """Keyed by lineage (package, file, row_number): the comparison profile, the survivorship
 fields, the record's person, and whether a probabilistic edge already joined it."""
 
+BLOCKING_KEYS: tuple[tuple[str, ...], ...] = (
+    ("name_pinyin", "origin_county"),
+    ("phone",),
+    ("birth_date", "origin_county"),
+    ("id_head", "name_tail"),
+    ("id_tail",),
+)
+"""The columns of each blocking rule (`model.BLOCKING_RULES`): records block together when
+they agree on all of them."""
+
+KEY_COLUMNS = [*(f"key_{i}" for i in range(len(BLOCKING_KEYS))), "key_id"]
+"""Stored beside each state row: the hash of each blocking key and of the valid ID, null
+where a part is null, so that finding what a new record reaches reads a few integers per
+known record instead of hashing its strings."""
+
+
+def key_sql(alias: str = "") -> list[str]:
+    """The SQL of each `KEY_COLUMNS` value over the state row `alias` (e.g. "l.")."""
+    def key(columns: tuple[str, ...]) -> str:
+        missing = " OR ".join(f"{alias}{c} IS NULL" for c in columns)
+        return f"CASE WHEN {missing} THEN NULL ELSE hash({', '.join(alias + c for c in columns)}) END"
+
+    return [*(key(columns) for columns in BLOCKING_KEYS), key(("id_number",))]
+
+
 RECORD_PERSON_SCHEMA = pa.schema(
     [("package", _S), ("file", _S), ("row_number", _I), ("record_id", _S),
      ("person_key", _S), ("merged", _B)]

@@ -32,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from returnstats.linkage.state import RECORD_PERSON_SCHEMA, STATE_SCHEMA
+from returnstats.linkage.state import KEY_COLUMNS, RECORD_PERSON_SCHEMA, STATE_SCHEMA, key_sql
 from returnstats.warehouse.schema import PERSON_RETURNS
 
 CHAIN_FILE = "chain.json"
@@ -68,9 +68,13 @@ def read_chain(directory: Path) -> Chain:
                  payload["persons"], payload["named_records"], payload.get("extra", {}))
 
 
+FORMAT = 2
+"""The layout of a delta's files (2: records carry `state.KEY_COLUMNS`)."""
+
+
 def delta_name(*parts: Any) -> str:
-    """A delta's name: the hash of what it is computed from."""
-    text = json.dumps(parts, sort_keys=True, default=str)
+    """A delta's name: the hash of what it is computed from, in this `FORMAT`."""
+    text = json.dumps([FORMAT, *parts], sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
@@ -86,8 +90,9 @@ def write_delta(root: Path, name: str, connection: Any, records_sql: str, person
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
     try:
-        connection.execute(f"COPY ({records_sql}) TO {_literal(str(temporary / 'records.parquet'))} "
-                           "(FORMAT parquet)")
+        keys = ", ".join(f"{sql} AS {name}" for sql, name in zip(key_sql(), KEY_COLUMNS, strict=True))
+        connection.execute(f"COPY (SELECT *, {keys} FROM ({records_sql})) TO "
+                           f"{_literal(str(temporary / 'records.parquet'))} (FORMAT parquet)")
         pq.write_table(persons.cast(PERSON_RETURNS.schema), temporary / "persons.parquet")
         pq.write_table(pa.table({"person_key": dropped.cast(pa.string())}),
                        temporary / "dropped.parquet")
@@ -115,6 +120,20 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+class StateFormatError(RuntimeError):
+    """The linkage state on disk was written in an earlier format."""
+
+
+def _check_format(root: Path, chain: Chain) -> None:
+    """Refuse a chain whose deltas lack the stored blocking keys (written before they
+    were added): the known records would be unreachable, silently."""
+    name = chain.deltas[0]  # a delta's name covers FORMAT: later ones follow the first
+    if KEY_COLUMNS[-1] not in pq.read_schema(delta_dir(root, name) / "records.parquet").names:
+        raise StateFormatError(
+            f"linkage delta {name} under {root} predates the stored blocking keys; "
+            f"delete {root} and rerun the campaign from its first day (docs/linkage.md)")
+
+
 def register_chain(connection: Any, root: Path, chain: Chain) -> None:
     """Views over a chain in `connection`: `deltas` (every record version, with `seq`, its
     delta's position), `person_versions` (every person version, with `seq`), `retired`
@@ -123,7 +142,9 @@ def register_chain(connection: Any, root: Path, chain: Chain) -> None:
         {"package": pa.array(chain.packages, pa.string())}))
     if not chain.deltas:
         connection.register("deltas_empty", STATE_SCHEMA.empty_table())
-        connection.execute("CREATE OR REPLACE VIEW deltas AS SELECT *, 0::BIGINT AS seq FROM deltas_empty")
+        keys = ", ".join(f"NULL::UBIGINT AS {name}" for name in KEY_COLUMNS)
+        connection.execute(f"CREATE OR REPLACE VIEW deltas AS SELECT *, {keys}, 0::BIGINT AS seq "
+                           "FROM deltas_empty")
         connection.register("persons_empty", PERSON_RETURNS.schema.empty_table())
         connection.execute("CREATE OR REPLACE VIEW person_versions AS "
                            "SELECT *, 0::BIGINT AS seq FROM persons_empty")
@@ -131,6 +152,7 @@ def register_chain(connection: Any, root: Path, chain: Chain) -> None:
         connection.execute("CREATE OR REPLACE VIEW retired AS "
                            "SELECT *, 0::BIGINT AS seq FROM retired_empty")
         return
+    _check_format(root, chain)
     for view, file in (("deltas", "records"), ("person_versions", "persons"),
                        ("retired", "dropped")):
         paths = [_literal(str(delta_dir(root, name) / f"{file}.parquet")) for name in chain.deltas]
