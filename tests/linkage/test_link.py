@@ -3,10 +3,12 @@ import hmac
 from datetime import date
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from returnstats.config import load_settings
 from returnstats.linkage.run import link_as_of, link_records
-from returnstats.linkage.store import read_linked
+from returnstats.linkage.state import KEY_COLUMNS
+from returnstats.linkage.store import StateFormatError, read_linked
 from returnstats.warehouse.schema import PERSON_RETURNS
 from synthetic import generate, id_number, pairwise_quality, stage, staged
 
@@ -165,6 +167,21 @@ def test_link_as_of_writes_a_delta_and_a_chain_and_a_rerun_rewrites_neither(monk
                                           "person_key", "merged"]
     assert record_person.num_rows == len(workers) == results[1].stats["records"]
     assert results[0].record_person.equals(results[1].record_person)
+
+
+def test_a_state_written_before_the_stored_keys_is_refused_with_what_to_do(monkeypatch, tmp_path):
+    workers, _ = generate(50, seed=3)
+    monkeypatch.setenv("RETURNSTATS_DATA", str(tmp_path))
+    settings = load_settings()
+    stage(settings, workers)
+    link_as_of(settings, date(2020, 3, 31), KEY)
+    root = tmp_path / "staging" / "linkage"
+    (records,) = root.glob("deltas/*/records.parquet")
+    pq.write_table(pq.read_table(records).drop(KEY_COLUMNS), records)  # format 1
+    with pytest.raises(StateFormatError, match=r"delete .*linkage and rerun the campaign"):
+        read_linked(root / "as_of=2020-03-31")
+    with pytest.raises(StateFormatError):
+        link_as_of(settings, date(2020, 4, 1), KEY)
 
 
 def test_quality_on_synthetic_persons():
