@@ -98,6 +98,14 @@ def test_superseded_package_records_vanish_and_lonely_persons_disappear(settings
     assert len(second.persons) == 1
     # The corrected package keeps the person key of its record (anchored on the ID).
     assert second.persons["person_key"].iloc[0] in set(first.persons["person_key"])
+    # A later record like the dropped one: the dropped record's old version, still in the
+    # first delta, must not come back as a known record.
+    stage(settings, staged([{"record_id": "c", "name": "钱多多", "origin_county": "510105",
+                             "phone": None, "report_date": date(2020, 2, 22)}]))
+    third = link_as_of(settings, date(2020, 2, 22), KEY)
+    assert third.stats["known_records_compared"] == 0
+    assert third.persons["n_records"].tolist() == [1, 1]
+    assert not third.record_person["merged"].any()
 
 
 def test_a_late_record_moves_return_date_earlier(settings):

@@ -3,11 +3,11 @@ import hmac
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from returnstats.config import load_settings
 from returnstats.linkage.run import link_as_of, link_records
-from returnstats.linkage.state import KEY_COLUMNS
 from returnstats.linkage.store import StateFormatError, read_linked
 from returnstats.warehouse.schema import PERSON_RETURNS
 from synthetic import generate, id_number, pairwise_quality, stage, staged
@@ -159,7 +159,7 @@ def test_link_as_of_writes_a_delta_and_a_chain_and_a_rerun_rewrites_neither(monk
     assert [p.name for p in (root / "as_of=2020-03-31").iterdir()] == ["chain.json"]
     (delta,) = (root / "deltas").iterdir()
     assert sorted(p.name for p in delta.iterdir()) == [
-        "dropped.parquet", "persons.parquet", "records.parquet"]
+        "dropped.parquet", "persons.parquet", "records.arrow"]
     persons, record_person = read_linked(root / "as_of=2020-03-31")
     assert persons.schema.equals(PERSON_RETURNS.schema)
     assert persons.num_rows == len(results[1].persons) == results[1].stats["persons"]
@@ -169,15 +169,19 @@ def test_link_as_of_writes_a_delta_and_a_chain_and_a_rerun_rewrites_neither(monk
     assert results[0].record_person.equals(results[1].record_person)
 
 
-def test_a_state_written_before_the_stored_keys_is_refused_with_what_to_do(monkeypatch, tmp_path):
+def test_a_state_written_in_an_earlier_format_is_refused_with_what_to_do(monkeypatch, tmp_path):
     workers, _ = generate(50, seed=3)
     monkeypatch.setenv("RETURNSTATS_DATA", str(tmp_path))
     settings = load_settings()
     stage(settings, workers)
     link_as_of(settings, date(2020, 3, 31), KEY)
     root = tmp_path / "staging" / "linkage"
-    (records,) = root.glob("deltas/*/records.parquet")
-    pq.write_table(pq.read_table(records).drop(KEY_COLUMNS), records)  # format 1
+    (records,) = root.glob("deltas/*/records.arrow")
+    # Format 2: the records as Parquet, with the key hashes and nothing else stored.
+    stored = pa.ipc.open_file(pa.memory_map(str(records))).read_all()
+    pq.write_table(stored.drop_columns(["name_key", "person_first", "person_rows"]),
+                   records.with_suffix(".parquet"))
+    records.unlink()
     with pytest.raises(StateFormatError, match=r"delete .*linkage and rerun the campaign"):
         read_linked(root / "as_of=2020-03-31")
     with pytest.raises(StateFormatError):

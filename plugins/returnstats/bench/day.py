@@ -325,7 +325,7 @@ def stage_in_subprocess(stages: list[str], root: Path, as_of: date,
 GROWTH_PROVINCES = ("44", "41")
 
 
-GROWTH_REPEATS = 3
+GROWTH_REPEATS = 5
 
 
 def _median_seconds(run: Any, repeats: int, reset: Any) -> float:

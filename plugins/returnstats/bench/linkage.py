@@ -186,7 +186,9 @@ def bench_speed(known_persons: int, new_records: int, chunk_persons: int = 500_0
 
 def bench_growth(days: int, per_day: int) -> dict[str, tuple[float, str]]:
     """One link a day at equal volume, each from the previous day's chain on disk, as
-    `link_as_of` runs; day 1 and day `days` timed (each the median of three runs)."""
+    `link_as_of` runs; day 1 and day `days` timed (each the median of `GROWTH_REPEATS`
+    runs)."""
+    from returnstats.bench.day import GROWTH_REPEATS
     from returnstats.linkage import run, store
     from returnstats.linkage.state import new_state_rows, worker_table
 
@@ -202,8 +204,8 @@ def bench_growth(days: int, per_day: int) -> dict[str, tuple[float, str]]:
                 run.link_step(root / "warm", store.Chain(), root / "warm" / "as_of=0",
                               new_state_rows(workers), KEY)
             target, timed = root / f"as_of={day:02d}", []
-            # The first and the last day: the median of three (idempotent) runs.
-            for repeat in range(3 if day in (0, days - 1) else 1):
+            # The first and the last day: the median of several (idempotent) runs.
+            for repeat in range(GROWTH_REPEATS if day in (0, days - 1) else 1):
                 if repeat:  # a rerun must write its delta again, as the first run did
                     shutil.rmtree(store.delta_dir(root, store.read_chain(target).deltas[-1]))
                 began = time.perf_counter()

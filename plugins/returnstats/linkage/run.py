@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from returnstats.config import Settings
 from returnstats.linkage import model as linkage_model
@@ -34,6 +35,7 @@ from returnstats.linkage.cluster import extend_clusters
 from returnstats.linkage.state import (
     FOUNDING_ORDER,
     KEY_COLUMNS,
+    LINEAGE,
     PROFILE_COLUMNS,
     STATE_SCHEMA,
     key_sql,
@@ -111,27 +113,45 @@ def score_pairs(connection: Any, settings: dict[str, Any]) -> pd.DataFrame:
 _LINEAGE = 'package, file, "row_number"'
 
 
-def _reach_condition() -> str:
-    """Whether a known record (`l`) can reach a new one (table `new_in`): a blocking key in
-    common, with one side lacking a valid ID as the rules say, or a valid ID in common.
-    Splink only ever pairs records sharing a blocking key, so scoring new records against
-    the persons reached finds exactly the edges a scan of every known record would.
+def _reach_sql(connection: Any) -> str:
+    """Tables of the new records' key hashes (`new_in`), and a query of the stored rows
+    (`seq`, `position`) that can reach a new record: a blocking key in common, with one
+    side lacking a valid ID as the rules say, or a valid ID in common. Splink only ever
+    pairs records sharing a blocking key, so scoring new records against the persons
+    reached finds exactly the edges a scan of every known record would.
 
-    One scan tests every rule on the known records' stored key hashes (`state.KEY_COLUMNS`)
-    against IN-lists of the new records' (a hash collision only adds a person to the
-    working set, never an edge)."""
-    tests = []
+    Each key is one hash join over the stored hashes (`state.KEY_COLUMNS`), which DuckDB
+    prefilters in the scan; nothing but integers is read (a hash collision only adds a
+    person to the working set, never an edge)."""
     *blocking, (id_key, id_sql) = zip(KEY_COLUMNS, key_sql(), strict=True)
+    branches = []
     for column, sql in blocking:
-        new_keys = f"SELECT {sql} FROM new_in WHERE {sql} IS NOT NULL"
-        tests.append(f"l.{column} IN ({new_keys} AND id_number IS NULL) OR "
-                     f"(l.{id_key} IS NULL AND l.{column} IN ({new_keys}))")
-    tests.append(f"l.{id_key} IN (SELECT {id_sql} FROM new_in WHERE id_number IS NOT NULL)")
-    return " OR ".join(f"({test})" for test in tests)
+        connection.execute(
+            f"CREATE TABLE new_{column} AS SELECT {sql} AS h, bool_or(id_number IS NULL) "
+            f"AS no_id FROM new_in WHERE {sql} IS NOT NULL GROUP BY 1")
+        branches.append(f"SELECT seq, position FROM deltas AS l JOIN new_{column} AS n "
+                        f"ON l.{column} = n.h WHERE n.no_id OR l.{id_key} IS NULL")
+    connection.execute(f"CREATE TABLE new_{id_key} AS SELECT DISTINCT {id_sql} AS h "
+                       "FROM new_in WHERE id_number IS NOT NULL")
+    branches.append(f"SELECT seq, position FROM deltas AS l SEMI JOIN new_{id_key} AS n "
+                    f"ON l.{id_key} = n.h")
+    return " UNION ".join(branches)
 
 
-def _load_working_set(connection: Any, new: pa.Table, named: int) -> tuple[int, int, int]:
-    """From the registered chain (`deltas`, `known_packages`, `lost_packages`) and `new_in`:
+def _take_persons(connection: Any, deltas: list[store.DeltaRecords], ranges: str) -> pa.Table:
+    """The state rows (`STATE_SCHEMA`) in the row ranges (`seq`, `person_first`,
+    `person_rows`) of relation `ranges`: each range is a person's records in its latest
+    delta, taken by position."""
+    wanted = connection.sql(f"SELECT seq, person_first, person_rows FROM {ranges}").fetchnumpy()
+    rows = store.person_rows(wanted["person_first"], wanted["person_rows"])
+    seq = np.repeat(wanted["seq"], wanted["person_rows"])
+    return store.take(deltas, seq, rows, STATE_SCHEMA.names).drop_columns("seq")
+
+
+def _load_working_set(connection: Any, deltas: list[store.DeltaRecords], new: pa.Table,
+                      named: int, losing: bool) -> tuple[int, int, int]:
+    """From the registered chain (`deltas`, `known_packages`, `lost_packages`; `losing`:
+    whether any package leaves) and `new_in`:
 
     - `lost_keys`: the current persons of the records whose package left the state;
     - `w`: the new records and the current records of every known person they reach or
@@ -139,37 +159,45 @@ def _load_working_set(connection: Any, new: pa.Table, named: int) -> tuple[int, 
     - `tf`: each new name's share of all `named` records' names, as a full link counts it;
     - the `profile` view Splink reads.
 
-    A run rewrites every current record of each person it touches, so a current person's
-    records are those of its latest delta that carry its key: the latest version of a
-    reached record names both. Known records are only scanned, once to find what the
-    new ones reach and once to fetch the reached persons' records. Returns the known
-    records in `w`, and the records and named records lost."""
+    A run rewrites every current record of each person it touches, together, so a current
+    person's records are a row range of its latest delta, named on each of them: the
+    latest version of a reached record gives its person's range. Known records are scanned
+    once, a few integer columns of them, to find what the new ones reach; the reached
+    persons' records are taken by position. Returns the known records in `w`, and the
+    records and named records lost."""
     connection.register("new_in", new)
-    # Every version of a record shares its fields, so each scan finds all its versions.
+    # Every version of a record shares its fields, so each scan finds all its versions;
+    # the latest names the record's person and that person's range in its latest delta.
+    latest = ("arg_max(person_key, seq) AS person_key, max(seq) AS seq, "
+              "arg_max(person_first, seq) AS person_first, arg_max(person_rows, seq) AS person_rows")
     connection.execute(
-        f"CREATE TABLE lost_versions AS SELECT {_LINEAGE}, seq, person_key, "
-        "name_norm IS NOT NULL AS named FROM deltas "
-        "WHERE package IN (SELECT package FROM lost_packages)")
+        f"CREATE TABLE lost_versions AS SELECT {_LINEAGE}, seq, person_key, person_first, "
+        "person_rows, name_norm IS NOT NULL AS named FROM deltas "
+        f"WHERE {'package IN (SELECT package FROM lost_packages)' if losing else 'false'}")
     connection.execute(
-        f"CREATE TABLE reach_versions AS SELECT {_LINEAGE}, seq, person_key FROM deltas AS l "
-        f"WHERE package IN (SELECT package FROM known_packages) AND ({_reach_condition()})")
-    # The latest version of each reached or lost record: its person, and that person's
-    # latest delta.
+        f"CREATE TABLE lost_keys AS SELECT DISTINCT {latest} FROM lost_versions GROUP BY {_LINEAGE}")
+    reach = connection.sql(_reach_sql(connection)).fetchnumpy()
+    connection.register("reach_taken", store.take(
+        deltas, reach["seq"], reach["position"],
+        [*LINEAGE, "person_key", "person_first", "person_rows"]))
+    connection.execute("CREATE TABLE reach_versions AS SELECT * FROM reach_taken")
+    connection.unregister("reach_taken")
+    # Versions of records whose package left the state, now or in an earlier run, are
+    # stale: their person ranges are gone. Dropped here, on the few versions reached.
     connection.execute(
-        "CREATE TABLE lost_keys AS SELECT DISTINCT arg_max(person_key, seq) AS person_key, "
-        f"max(seq) AS seq FROM lost_versions GROUP BY {_LINEAGE}")
+        f"CREATE TABLE reached AS SELECT DISTINCT {latest} FROM reach_versions "
+        f"WHERE package IN (SELECT package FROM known_packages) "
+        f"GROUP BY {_LINEAGE} UNION SELECT * FROM lost_keys")
+    known = _take_persons(connection, deltas, "reached")
+    if losing:
+        known = known.filter(pc.is_in(known["package"], connection.sql(
+            "SELECT package FROM known_packages").to_arrow_table()["package"]))
+    connection.register("known_in", known)
     connection.execute(
-        "CREATE TABLE reached AS SELECT DISTINCT arg_max(person_key, seq) AS person_key, "
-        f"max(seq) AS seq FROM reach_versions GROUP BY {_LINEAGE} "
-        "UNION SELECT person_key, seq FROM lost_keys")
-    connection.execute(
-        f"CREATE TABLE unranked AS SELECT l.* EXCLUDE (seq, {', '.join(KEY_COLUMNS)}), "
-        "false AS is_new FROM deltas AS l "
-        "SEMI JOIN reached AS r ON l.person_key = r.person_key AND l.seq = r.seq "
-        "WHERE l.package IN (SELECT package FROM known_packages) "
+        "CREATE TABLE unranked AS SELECT *, false AS is_new FROM known_in "
         "UNION ALL SELECT *, true AS is_new FROM new_in")
-    # Under the memory limit every copy counts.
-    connection.execute("DROP TABLE reach_versions")
+    connection.unregister("known_in")
+    del known
     # rid: the founding order, ranked over the order columns alone and stored in the order
     # of `unranked`, then joined to it by position (a window ordered over whole rows
     # sorts them all: three times slower on a national day).
@@ -181,18 +209,23 @@ def _load_working_set(connection: Any, new: pa.Table, named: int) -> tuple[int, 
     lost_records, lost_named = connection.sql(
         f"SELECT count(*), count(*) FILTER (WHERE named) FROM (SELECT DISTINCT {_LINEAGE}, named "
         "FROM lost_versions)").fetchall()[0]
+    # Term frequencies: a known record counts once, by its first version (written by the
+    # delta that linked its package), found by the stored hash of its name. Two names
+    # sharing a 64-bit hash (odds about 1e-9 a run) would only blend their frequencies.
     connection.execute(
-        "CREATE TABLE tf AS SELECT name_norm, count(*)::DOUBLE / $named AS tf_name_norm FROM ("
-        f"SELECT DISTINCT {_LINEAGE}, name_norm FROM deltas "
-        "WHERE package IN (SELECT package FROM known_packages) "
-        "AND name_norm IN (SELECT name_norm FROM new_in) "
-        f"UNION ALL SELECT {_LINEAGE}, name_norm FROM new_in "
-        "WHERE name_norm IS NOT NULL) GROUP BY name_norm",
+        "CREATE TABLE tf AS WITH new_names AS (SELECT name_norm, hash(name_norm) AS h, "
+        "count(*) AS new_records FROM new_in WHERE name_norm IS NOT NULL GROUP BY name_norm), "
+        "known AS (SELECT name_key, count(*) AS known_records FROM deltas AS l "
+        "SEMI JOIN new_names AS n ON l.name_key = n.h "
+        "SEMI JOIN known_packages AS k ON l.package = k.package AND l.seq = k.linked_at "
+        "GROUP BY name_key) "
+        "SELECT n.name_norm, (n.new_records + coalesce(k.known_records, 0))::DOUBLE / $named "
+        "AS tf_name_norm FROM new_names AS n LEFT JOIN known AS k ON k.name_key = n.h",
         {"named": max(named - lost_named, 1)})
     columns = ", ".join(["rid", "is_new", *PROFILE_COLUMNS])
     connection.execute(f"CREATE VIEW profile AS SELECT {columns} FROM w")
-    known = connection.sql("SELECT count(*) FROM w WHERE NOT is_new").fetchall()[0][0]
-    return known, int(lost_records), int(lost_named)
+    known_in_w = connection.sql("SELECT count(*) FROM w WHERE NOT is_new").fetchall()[0][0]
+    return known_in_w, int(lost_records), int(lost_named)
 
 
 # The component of each record before probabilistic edges: its known person, joined with
@@ -264,12 +297,12 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
         # machine's memory (issue 8: a national day within 2 GB).
         "memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": spill.name})
     try:
-        store.register_chain(connection, root, previous)
+        deltas = store.register_records(connection, root, previous)
         for name, packages in (("known_packages", known_packages), ("lost_packages", lost_packages)):
-            connection.register(name, pa.table({"package": pa.array(sorted(packages), _S)}))
+            connection.register(name, store.packages_table(previous, packages))
         new_named = new.num_rows - new["name_norm"].null_count
         known_in_w, lost_records, lost_named = _load_working_set(
-            connection, new, previous.named_records + new_named)
+            connection, deltas, new, previous.named_records + new_named, bool(lost_packages))
         named = previous.named_records - lost_named + new_named
         with_id = new.num_rows - new["id_number"].null_count
         no_score = new.num_rows == 0 or (with_id == new.num_rows and known_in_w == 0)
@@ -293,7 +326,7 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
         records_sql = (
             f"SELECT {', '.join(c for c in STATE_SCHEMA.names if c not in ('person_key', 'merged'))}"
             ", k.person_key, rid <> person AS merged FROM touched JOIN person_keys AS k "
-            "USING (person) ORDER BY rid")
+            "USING (person)")
         dropped = connection.sql(
             "SELECT person_key FROM touched WHERE NOT is_new UNION SELECT person_key FROM lost_keys "
             "ORDER BY 1").to_arrow_table()["person_key"]
@@ -310,6 +343,8 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
     chain = store.Chain(
         deltas=(*previous.deltas, name),
         packages=tuple(sorted(known_packages | new_packages)),
+        linked_at={**{p: previous.linked_at[p] for p in known_packages},
+                   **dict.fromkeys(new_packages, len(previous.deltas))},
         records=previous.records - lost_records + new.num_rows,
         persons=previous.persons - len(dropped) + touched_persons.num_rows,
         named_records=named,

@@ -1,19 +1,21 @@
 """Where the linkage state lives between runs: a chain of immutable deltas.
 
 A run writes only what it changed, as one *delta* in `<staging>/linkage/deltas/<run>/`:
-`records.parquet` (state rows of the new records and of every record of the persons it
-touched, `STATE_SCHEMA`), `persons.parquet` (the touched persons' rows) and
+`records.arrow` (state rows of the new records and of every record of the persons it
+touched, `RECORDS_SCHEMA`), `persons.parquet` (the touched persons' rows) and
 `dropped.parquet` (the person keys it retired). `<staging>/linkage/as_of=<D>/chain.json`
 names the deltas that make up the state of D, oldest first, with the packages linked into
 it and running counts. The state of D is the latest version of each record over its
 chain, restricted to those packages; its persons are the latest version of each person
 key that no later delta retired.
 
-So a run reads and writes in proportion to the day, never to the campaign: the known
-records are only scanned, a few columns at a time, by DuckDB. A delta is never changed
-once written; its name is a hash of what it was computed from, so a rerun of D writes the
-same delta and the same chain, and rerunning an earlier day never changes what a later
-day's chain means.
+So a run reads and writes in proportion to the day, never to the campaign. The records of
+a delta are an uncompressed Arrow IPC file, memory-mapped: DuckDB scans the few integer
+columns that say what a new record reaches, and the reached persons' records are then
+taken by position (each person's records lie together, and every row carries its person's
+row range), without decoding anything else. A delta is never changed once written; its
+name is a hash of what it was computed from, so a rerun of D writes the same delta and the
+same chain, and rerunning an earlier day never changes what a later day's chain means.
 """
 
 from __future__ import annotations
@@ -29,14 +31,35 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from returnstats.linkage.state import KEY_COLUMNS, RECORD_PERSON_SCHEMA, STATE_SCHEMA, key_sql
+from returnstats.linkage.state import (
+    FOUNDING_ORDER,
+    KEY_COLUMNS,
+    RECORD_PERSON_SCHEMA,
+    STATE_SCHEMA,
+    key_sql,
+)
 from returnstats.warehouse.schema import PERSON_RETURNS
 
 CHAIN_FILE = "chain.json"
+RECORDS_FILE = "records.arrow"
 DROPPED_SCHEMA = pa.schema([("person_key", pa.string())])
+
+STORED_COLUMNS = [*KEY_COLUMNS, "name_key", "position", "person_first", "person_rows"]
+"""Beside the state columns in each stored record: the blocking-key and valid-ID hashes,
+the hash of the normalised name (term frequencies), its own row in its delta, and the
+range of rows of its delta that hold its person's records (first row, number of rows)."""
+
+RECORDS_SCHEMA = pa.schema([
+    *(field.with_nullable(True) for field in STATE_SCHEMA),
+    *((name, pa.uint64()) for name in [*KEY_COLUMNS, "name_key"]),
+    ("position", pa.int64()), ("person_first", pa.int64()), ("person_rows", pa.int64()),
+])
+BATCH_ROWS = 65_536
+"""Rows per record batch of a records file (fixed, so that the same rows give the same bytes)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +74,9 @@ class Chain:
     persons: int = 0
     named_records: int = 0
     """Records with a (normalised) name: the denominator of name term frequencies."""
+    linked_at: dict[str, int] = field(default_factory=dict)
+    """The position of the delta that linked each package: that delta holds the first
+    version of each of the package's records."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,11 +91,13 @@ def delta_dir(root: Path, name: str) -> Path:
 def read_chain(directory: Path) -> Chain:
     payload = json.loads((directory / CHAIN_FILE).read_text(encoding="utf-8"))
     return Chain(tuple(payload["deltas"]), tuple(payload["packages"]), payload["records"],
-                 payload["persons"], payload["named_records"], payload.get("extra", {}))
+                 payload["persons"], payload["named_records"], payload.get("linked_at", {}),
+                 payload.get("extra", {}))
 
 
-FORMAT = 2
-"""The layout of a delta's files (2: records carry `state.KEY_COLUMNS`)."""
+FORMAT = 3
+"""The layout of a delta's files (2: records carry `state.KEY_COLUMNS`; 3: records are an
+Arrow IPC file grouped by person, carrying `STORED_COLUMNS`)."""
 
 
 def delta_name(*parts: Any) -> str:
@@ -81,8 +109,8 @@ def delta_name(*parts: Any) -> str:
 def write_delta(root: Path, name: str, connection: Any, records_sql: str, persons: pa.Table,
                 dropped: pa.Array) -> None:
     """Write delta `name` once: a temporary directory renamed into place. Its records are
-    the rows of `records_sql` on `connection` (`STATE_SCHEMA` columns), written by DuckDB
-    straight to Parquet. An existing delta of that name holds the same content (same
+    the rows of `records_sql` on `connection` (`STATE_SCHEMA` columns), streamed from
+    DuckDB into the Arrow file. An existing delta of that name holds the same content (same
     inputs) and is kept."""
     target = delta_dir(root, name)
     if target.is_dir():
@@ -90,9 +118,7 @@ def write_delta(root: Path, name: str, connection: Any, records_sql: str, person
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
     try:
-        keys = ", ".join(f"{sql} AS {name}" for sql, name in zip(key_sql(), KEY_COLUMNS, strict=True))
-        connection.execute(f"COPY (SELECT *, {keys} FROM ({records_sql})) TO "
-                           f"{_literal(str(temporary / 'records.parquet'))} (FORMAT parquet)")
+        _write_records(connection, records_sql, temporary / RECORDS_FILE)
         pq.write_table(persons.cast(PERSON_RETURNS.schema), temporary / "persons.parquet")
         pq.write_table(pa.table({"person_key": dropped.cast(pa.string())}),
                        temporary / "dropped.parquet")
@@ -104,6 +130,106 @@ def write_delta(root: Path, name: str, connection: Any, records_sql: str, person
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def _records_file_sql(records_sql: str) -> str:
+    """The rows of a records file: `records_sql` with the stored hashes, grouped by person
+    (founding order within it), each row with its person's row range."""
+    hashes = [*key_sql(), "CASE WHEN name_norm IS NULL THEN NULL ELSE hash(name_norm) END"]
+    keys = ", ".join(f"{sql} AS {column}" for sql, column in
+                     zip(hashes, [*KEY_COLUMNS, "name_key"], strict=True))
+    columns = ", ".join(f'r."{c}"' for c in STATE_SCHEMA.names)
+    order = ", ".join(f'r."{c}"' for c in FOUNDING_ORDER)
+    return f"""
+WITH r AS ({records_sql}),
+sizes AS (SELECT person_key, count(*) AS person_rows FROM r GROUP BY person_key),
+ranges AS (SELECT person_key, person_rows,
+                  sum(person_rows) OVER (ORDER BY person_key) - person_rows AS person_first
+           FROM sizes)
+SELECT {columns}, {keys}, 0::BIGINT AS position, g.person_first::BIGINT AS person_first,
+       g.person_rows::BIGINT AS person_rows
+FROM r JOIN ranges AS g ON g.person_key = r.person_key
+ORDER BY r.person_key, {order}"""
+
+
+def _write_records(connection: Any, records_sql: str, path: Path) -> None:
+    """Write the records file in batches of exactly `BATCH_ROWS` rows (the last excepted),
+    numbering each row's `position` as it goes. The rows are sorted into a DuckDB table
+    first, within its memory limit, and streamed out in that order: sorting while
+    streaming would hold the whole result outside it."""
+    connection.execute(f"CREATE TEMP TABLE delta_records AS {_records_file_sql(records_sql)}")
+    try:
+        reader = connection.sql("SELECT * FROM delta_records").to_arrow_reader(BATCH_ROWS)
+        pending: list[pa.RecordBatch] = []
+        written = 0
+        position = RECORDS_SCHEMA.get_field_index("position")
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, RECORDS_SCHEMA) as writer:
+            def flush(rows: int) -> None:
+                nonlocal written
+                table = pa.Table.from_batches(pending, RECORDS_SCHEMA).combine_chunks()
+                done = table.slice(0, rows)
+                done = done.set_column(position, RECORDS_SCHEMA.field(position),
+                                       pa.array(np.arange(written, written + rows, dtype=np.int64)))
+                for batch in done.to_batches(max_chunksize=BATCH_ROWS):
+                    writer.write_batch(batch)
+                written += rows
+                pending[:] = table.slice(rows).to_batches()
+
+            for batch in reader:
+                pending.append(batch.cast(RECORDS_SCHEMA))
+                buffered = sum(b.num_rows for b in pending)
+                if buffered >= BATCH_ROWS:
+                    flush(buffered - buffered % BATCH_ROWS)
+            if pending:
+                flush(sum(b.num_rows for b in pending))
+    finally:
+        connection.execute("DROP TABLE IF EXISTS delta_records")
+
+
+@dataclass(frozen=True)
+class DeltaRecords:
+    """The memory-mapped records file of one delta."""
+
+    batches: tuple[pa.RecordBatch, ...]
+
+    @classmethod
+    def open(cls, root: Path, name: str) -> DeltaRecords:
+        reader = pa.ipc.open_file(pa.memory_map(str(delta_dir(root, name) / RECORDS_FILE)))
+        return cls(tuple(reader.get_batch(i) for i in range(reader.num_record_batches)))
+
+    @property
+    def num_rows(self) -> int:
+        return sum(batch.num_rows for batch in self.batches)
+
+    def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
+        """`columns` of the rows at positions `rows` (ascending), copying only those."""
+        starts = np.cumsum([0, *(batch.num_rows for batch in self.batches)])
+        which = np.searchsorted(starts, rows, side="right") - 1
+        schema = pa.schema([RECORDS_SCHEMA.field(c) for c in columns])
+        parts = [self.batches[i].select(columns).take(pa.array(rows[which == i] - starts[i]))
+                 for i in np.unique(which)]
+        return pa.Table.from_batches(parts, schema)
+
+
+def take(deltas: list[DeltaRecords], seq: np.ndarray, rows: np.ndarray,
+         columns: Sequence[str]) -> pa.Table:
+    """`columns` and `seq` of the stored rows (`seq`, `rows`), sorted by both."""
+    schema = pa.schema([RECORDS_SCHEMA.field(c) for c in columns]).append(pa.field("seq", pa.int64()))
+    order = np.lexsort((rows, seq))
+    seq, rows = seq[order], rows[order]
+    parts = [schema.empty_table()]
+    for delta in np.unique(seq):
+        mine = seq == delta
+        part = deltas[delta].take(rows[mine], columns)
+        parts.append(part.append_column("seq", pa.array(np.full(part.num_rows, delta, np.int64))))
+    return pa.concat_tables(parts)
+
+
+def person_rows(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The row positions of ranges `[first, first + count)`, in order."""
+    total = int(count.sum())
+    offsets = np.repeat(first - np.cumsum(np.concatenate(([0], count[:-1]))), count)
+    return offsets + np.arange(total, dtype=np.int64)
 
 
 def write_chain(directory: Path, chain: Chain) -> None:
@@ -124,27 +250,47 @@ class StateFormatError(RuntimeError):
     """The linkage state on disk was written in an earlier format."""
 
 
+def packages_table(chain: Chain, packages: Sequence[str]) -> pa.Table:
+    """(package, linked_at) of `packages` of `chain`, sorted."""
+    names = sorted(packages)
+    return pa.table({"package": pa.array(names, pa.string()),
+                     "linked_at": pa.array([chain.linked_at[p] for p in names], pa.int64())})
+
+
 def _check_format(root: Path, chain: Chain) -> None:
-    """Refuse a chain whose deltas lack the stored blocking keys (written before they
-    were added): the known records would be unreachable, silently."""
+    """Refuse a chain whose deltas were written in an earlier layout (their records would
+    be unreadable or, worse, unreachable)."""
     name = chain.deltas[0]  # a delta's name covers FORMAT: later ones follow the first
-    if KEY_COLUMNS[-1] not in pq.read_schema(delta_dir(root, name) / "records.parquet").names:
+    if not (delta_dir(root, name) / RECORDS_FILE).is_file():
         raise StateFormatError(
-            f"linkage delta {name} under {root} predates the stored blocking keys; "
+            f"linkage delta {name} under {root} was written in an earlier format; "
             f"delete {root} and rerun the campaign from its first day (docs/linkage.md)")
 
 
+def register_records(connection: Any, root: Path, chain: Chain) -> list[DeltaRecords]:
+    """The view `deltas` in `connection`: every record version of the chain, with `seq`,
+    its delta's position. Returns the records of each delta, by `seq`, for taking rows by
+    position."""
+    if chain.deltas:
+        _check_format(root, chain)
+    records = [DeltaRecords.open(root, name) for name in chain.deltas]
+    seq_field = pa.field("seq", pa.int64())
+    versions = pa.Table.from_batches(
+        [batch.append_column(seq_field, pa.array(np.full(batch.num_rows, seq, np.int64)))
+         for seq, delta in enumerate(records) for batch in delta.batches],
+        RECORDS_SCHEMA.append(seq_field))
+    connection.register("record_versions", versions)
+    connection.execute("CREATE OR REPLACE VIEW deltas AS SELECT * FROM record_versions")
+    return records
+
+
 def register_chain(connection: Any, root: Path, chain: Chain) -> None:
-    """Views over a chain in `connection`: `deltas` (every record version, with `seq`, its
-    delta's position), `person_versions` (every person version, with `seq`), `retired`
-    (person_key, seq) and `linked_packages` (package)."""
-    connection.register("linked_packages", pa.table(
-        {"package": pa.array(chain.packages, pa.string())}))
+    """Views over a whole chain in `connection`: `deltas` (`register_records`),
+    `person_versions` (every person version, with `seq`), `retired` (person_key, seq) and
+    `linked_packages` (package, linked_at)."""
+    register_records(connection, root, chain)
+    connection.register("linked_packages", packages_table(chain, chain.packages))
     if not chain.deltas:
-        connection.register("deltas_empty", STATE_SCHEMA.empty_table())
-        keys = ", ".join(f"NULL::UBIGINT AS {name}" for name in KEY_COLUMNS)
-        connection.execute(f"CREATE OR REPLACE VIEW deltas AS SELECT *, {keys}, 0::BIGINT AS seq "
-                           "FROM deltas_empty")
         connection.register("persons_empty", PERSON_RETURNS.schema.empty_table())
         connection.execute("CREATE OR REPLACE VIEW person_versions AS "
                            "SELECT *, 0::BIGINT AS seq FROM persons_empty")
@@ -152,9 +298,7 @@ def register_chain(connection: Any, root: Path, chain: Chain) -> None:
         connection.execute("CREATE OR REPLACE VIEW retired AS "
                            "SELECT *, 0::BIGINT AS seq FROM retired_empty")
         return
-    _check_format(root, chain)
-    for view, file in (("deltas", "records"), ("person_versions", "persons"),
-                       ("retired", "dropped")):
+    for view, file in (("person_versions", "persons"), ("retired", "dropped")):
         paths = [_literal(str(delta_dir(root, name) / f"{file}.parquet")) for name in chain.deltas]
         # file_index: the position of a row's file in the list, i.e. of its delta.
         connection.execute(
@@ -228,6 +372,6 @@ def write_snapshot(directory: Path, records: pa.Table, persons: pa.Table,
         connection.close()
     packages = tuple(sorted(set(records["package"].to_pylist())))
     chain = Chain((name,), packages, records.num_rows, persons.num_rows,
-                  records.num_rows - records["name_norm"].null_count)
+                  records.num_rows - records["name_norm"].null_count, dict.fromkeys(packages, 0))
     write_chain(directory, chain)
     return chain
