@@ -325,8 +325,8 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
         connection.register("person_keys", person_keys)
         records_sql = (
             f"SELECT {', '.join(c for c in STATE_SCHEMA.names if c not in ('person_key', 'merged'))}"
-            ", k.person_key, rid <> person AS merged FROM touched JOIN person_keys AS k "
-            "USING (person)")
+            ", k.person_key, rid <> person AS merged, person, rid FROM touched "
+            "JOIN person_keys AS k USING (person)")
         dropped = connection.sql(
             "SELECT person_key FROM touched WHERE NOT is_new UNION SELECT person_key FROM lost_keys "
             "ORDER BY 1").to_arrow_table()["person_key"]
@@ -335,7 +335,9 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
         name = store.delta_name(previous.deltas, sorted(active), sorted(new_packages),
                                 new.num_rows, linkage_model.model_digest(model_path),
                                 hmac.new(key, b"returnstats.delta", "sha256").hexdigest())
-        store.write_delta(root, name, connection, records_sql, touched_persons, dropped)
+        # `person` is its founding record's rid: each person's rows together, founding order.
+        store.write_delta(root, name, connection, records_sql, touched_persons, dropped,
+                          order="person, rid")
     finally:
         connection.close()
         spill.cleanup()

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from returnstats.linkage.state import (
@@ -107,18 +108,19 @@ def delta_name(*parts: Any) -> str:
 
 
 def write_delta(root: Path, name: str, connection: Any, records_sql: str, persons: pa.Table,
-                dropped: pa.Array) -> None:
+                dropped: pa.Array, order: str = "") -> None:
     """Write delta `name` once: a temporary directory renamed into place. Its records are
-    the rows of `records_sql` on `connection` (`STATE_SCHEMA` columns), streamed from
-    DuckDB into the Arrow file. An existing delta of that name holds the same content (same
-    inputs) and is kept."""
+    the rows of `records_sql` on `connection` (`STATE_SCHEMA` columns), grouped by person
+    in founding order: by the SQL `order` over its columns when given (it must keep each
+    person's rows together, in founding order), else by person key. An existing delta of
+    that name holds the same content (same inputs) and is kept."""
     target = delta_dir(root, name)
     if target.is_dir():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
     try:
-        _write_records(connection, records_sql, temporary / RECORDS_FILE)
+        _write_records(connection, records_sql, order or _PERSON_ORDER, temporary / RECORDS_FILE)
         pq.write_table(persons.cast(PERSON_RETURNS.schema), temporary / "persons.parquet")
         pq.write_table(pa.table({"person_key": dropped.cast(pa.string())}),
                        temporary / "dropped.parquet")
@@ -132,58 +134,81 @@ def write_delta(root: Path, name: str, connection: Any, records_sql: str, person
         raise
 
 
-def _records_file_sql(records_sql: str) -> str:
-    """The rows of a records file: `records_sql` with the stored hashes, grouped by person
-    (founding order within it), each row with its person's row range."""
+_PERSON_ORDER = "hash(person_key), person_key, " + ", ".join(f'"{c}"' for c in FOUNDING_ORDER)
+
+
+def _sorted_records_sql(records_sql: str, order: str) -> str:
+    """`records_sql` with the stored hashes, in `order`."""
     hashes = [*key_sql(), "CASE WHEN name_norm IS NULL THEN NULL ELSE hash(name_norm) END"]
     keys = ", ".join(f"{sql} AS {column}" for sql, column in
                      zip(hashes, [*KEY_COLUMNS, "name_key"], strict=True))
-    columns = ", ".join(f'r."{c}"' for c in STATE_SCHEMA.names)
-    order = ", ".join(f'r."{c}"' for c in FOUNDING_ORDER)
-    return f"""
-WITH r AS ({records_sql}),
-sizes AS (SELECT person_key, count(*) AS person_rows FROM r GROUP BY person_key),
-ranges AS (SELECT person_key, person_rows,
-                  sum(person_rows) OVER (ORDER BY person_key) - person_rows AS person_first
-           FROM sizes)
-SELECT {columns}, {keys}, 0::BIGINT AS position, g.person_first::BIGINT AS person_first,
-       g.person_rows::BIGINT AS person_rows
-FROM r JOIN ranges AS g ON g.person_key = r.person_key
-ORDER BY r.person_key, {order}"""
+    columns = ", ".join(f'"{c}"' for c in STATE_SCHEMA.names)
+    return f"SELECT {columns}, {keys} FROM ({records_sql}) ORDER BY {order}"
 
 
-def _write_records(connection: Any, records_sql: str, path: Path) -> None:
-    """Write the records file in batches of exactly `BATCH_ROWS` rows (the last excepted),
-    numbering each row's `position` as it goes. The rows are sorted into a DuckDB table
-    first, within its memory limit, and streamed out in that order: sorting while
-    streaming would hold the whole result outside it."""
-    connection.execute(f"CREATE TEMP TABLE delta_records AS {_records_file_sql(records_sql)}")
+def _person_starts(keys: pa.ChunkedArray) -> np.ndarray:
+    """The rows where a person begins in `keys` (sorted person keys, at least one)."""
+    n = len(keys)
+    change = pc.not_equal(keys.slice(1), keys.slice(0, n - 1)).fill_null(True)
+    return np.flatnonzero(np.concatenate(([True], change.to_numpy())))
+
+
+class _RecordsWriter:
+    """Numbers rows of whole persons (`position`, `person_first`, `person_rows`) and writes
+    them in batches of exactly `BATCH_ROWS` (the last excepted)."""
+
+    def __init__(self, writer: pa.ipc.RecordBatchFileWriter) -> None:
+        self.writer, self.rows, self.ready = writer, 0, RECORDS_SCHEMA.empty_table()
+
+    def add(self, persons: pa.Table) -> None:
+        if persons.num_rows == 0:
+            return
+        starts = _person_starts(persons["person_key"])
+        lengths = np.diff(np.append(starts, persons.num_rows))
+        numbered = {
+            "position": np.arange(self.rows, self.rows + persons.num_rows, dtype=np.int64),
+            "person_first": np.repeat(self.rows + starts, lengths),
+            "person_rows": np.repeat(lengths, lengths),
+        }
+        self.rows += persons.num_rows
+        table = pa.table({f.name: numbered[f.name] if f.name in numbered else persons[f.name]
+                          for f in RECORDS_SCHEMA}, schema=RECORDS_SCHEMA)
+        self.ready = pa.concat_tables([self.ready, table])
+        while self.ready.num_rows >= BATCH_ROWS:
+            self._write(BATCH_ROWS)
+
+    def close(self) -> None:
+        if self.ready.num_rows:
+            self._write(self.ready.num_rows)
+
+    def _write(self, rows: int) -> None:
+        self.writer.write_batch(self.ready.slice(0, rows).combine_chunks().to_batches()[0])
+        self.ready = self.ready.slice(rows)
+
+
+def _write_records(connection: Any, records_sql: str, order: str, path: Path) -> None:
+    """Write the records file. DuckDB sorts the rows into a scratch Parquet file, within
+    its memory limit (streaming a sorted result out of DuckDB would hold all of it outside
+    that limit); they are read back batch by batch, each person's rows numbered once all
+    of them are in."""
+    scratch = path.with_name(f"{path.name}.sorted.parquet")
+    connection.execute(f"COPY ({_sorted_records_sql(records_sql, order)}) TO "
+                       f"{_literal(str(scratch))} (FORMAT parquet)")
     try:
-        reader = connection.sql("SELECT * FROM delta_records").to_arrow_reader(BATCH_ROWS)
-        pending: list[pa.RecordBatch] = []
-        written = 0
-        position = RECORDS_SCHEMA.get_field_index("position")
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, RECORDS_SCHEMA) as writer:
-            def flush(rows: int) -> None:
-                nonlocal written
-                table = pa.Table.from_batches(pending, RECORDS_SCHEMA).combine_chunks()
-                done = table.slice(0, rows)
-                done = done.set_column(position, RECORDS_SCHEMA.field(position),
-                                       pa.array(np.arange(written, written + rows, dtype=np.int64)))
-                for batch in done.to_batches(max_chunksize=BATCH_ROWS):
-                    writer.write_batch(batch)
-                written += rows
-                pending[:] = table.slice(rows).to_batches()
-
-            for batch in reader:
-                pending.append(batch.cast(RECORDS_SCHEMA))
-                buffered = sum(b.num_rows for b in pending)
-                if buffered >= BATCH_ROWS:
-                    flush(buffered - buffered % BATCH_ROWS)
-            if pending:
-                flush(sum(b.num_rows for b in pending))
+            records = _RecordsWriter(writer)
+            pending = None  # the last person read so far: its rows may go on in the next batch
+            for batch in pq.ParquetFile(scratch).iter_batches(batch_size=BATCH_ROWS):
+                table = pa.Table.from_batches([batch])
+                table = table if pending is None else pa.concat_tables([pending, table])
+                last = int(_person_starts(table["person_key"])[-1])
+                records.add(table.slice(0, last))
+                pending = table.slice(last)
+            if pending is not None:
+                records.add(pending)
+            records.close()
     finally:
-        connection.execute("DROP TABLE IF EXISTS delta_records")
+        scratch.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
