@@ -70,6 +70,7 @@ def generate_day(landing: Path, report_date: date, records: int, seed: int = 8,
     `records` worker records in all (English-header UTF-8 CSV, canonical values, the sample
     model's noise) plus each province's enterprise status list."""
     import numpy as np
+    import pandas as pd
 
     from returnstats.sample import model
     from returnstats.sample import reference as ref
@@ -87,14 +88,18 @@ def generate_day(landing: Path, report_date: date, records: int, seed: int = 8,
     rng = np.random.default_rng(seed)
     register = model.enterprises(rng)
     chosen = tuple(provinces or ref.provinces())
+    # Persons are drawn nationally, in chunks of what the whole country needs for
+    # `records`, until the chosen provinces report enough: one province's million records
+    # never means drawing the country's thirty million at once.
     persons = math.ceil(records / RECORDS_PER_PERSON) + 10
-    while True:
+    chunks, found = [], 0
+    while found < records:
         people = model.persons(rng, report_date, 1, persons, register)
-        rec = model.records(rng, people, 1, (CAMPAIGN_START - report_date).days)
-        rec = rec[rec["province"].isin(chosen)]
-        if len(rec) >= records:
-            break
-        persons = math.ceil(persons * 1.2 * records / max(len(rec), 1))
+        chunk = model.records(rng, people, 1, (CAMPAIGN_START - report_date).days)
+        chunks.append(chunk[chunk["province"].isin(chosen)])
+        found += len(chunks[-1])
+        del people, chunk
+    rec = pd.concat(chunks, ignore_index=True)
     rec = rec.iloc[np.sort(rng.choice(len(rec), records, replace=False))]
     rec = rec.assign(order=rng.random(len(rec))).sort_values(["province", "order"], ignore_index=True)
     rec["row_number"] = rec.groupby("province").cumcount() + 1
