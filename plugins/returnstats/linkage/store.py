@@ -222,12 +222,9 @@ class DeltaRecords:
         reader = pa.ipc.open_file(pa.memory_map(str(delta_dir(root, name) / RECORDS_FILE)))
         return cls(tuple(reader.get_batch(i) for i in range(reader.num_record_batches)))
 
-    @property
-    def num_rows(self) -> int:
-        return sum(batch.num_rows for batch in self.batches)
-
     def take(self, rows: np.ndarray, columns: Sequence[str]) -> pa.Table:
-        """`columns` of the rows at positions `rows` (ascending), copying only those."""
+        """`columns` of the rows at positions `rows`, copying only those (in `rows`' order
+        when it ascends)."""
         starts = np.cumsum([0, *(batch.num_rows for batch in self.batches)])
         which = np.searchsorted(starts, rows, side="right") - 1
         schema = pa.schema([RECORDS_SCHEMA.field(c) for c in columns])
