@@ -17,7 +17,9 @@ from returnstats.validation.ledger import check_ledger
 from returnstats.validation.staging import (
     ENTERPRISES_SCHEMA,
     WORKERS_SCHEMA,
+    StagedFormatError,
     packages_dir,
+    read_arrow,
     read_meta,
     read_staged,
 )
@@ -73,10 +75,10 @@ def test_package_is_ingested_end_to_end_into_staging(settings):
 
     folder = packages_dir(settings.staging) / "44_20200301_v1"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "enterprises.parquet", "ledger.parquet", "meta.json", "quarantine.parquet",
+        "enterprises.arrow", "ledger.arrow", "meta.json", "quarantine.arrow",
         "workers.parquet"]
     assert pq.read_schema(folder / "workers.parquet").remove_metadata() == WORKERS_SCHEMA
-    assert pq.read_schema(folder / "enterprises.parquet").remove_metadata() == ENTERPRISES_SCHEMA
+    assert read_arrow(settings.staging, "44_20200301_v1", "enterprises").schema == ENTERPRISES_SCHEMA
     meta = read_meta(settings.staging, "44_20200301_v1")
     assert meta["status"] == "accepted" and meta["first_processed_as_of"] == "2020-03-01"
     assert meta["files"] == [{"kind": "workers", "name": "workers.csv"},
@@ -134,6 +136,17 @@ def test_rerun_reuses_the_staged_package_and_keeps_first_processed(settings):
     again = ingest_province(settings, "44", D2)
     assert by_package(again)["44_20200301_v1"]["reused"] is True
     assert read_meta(settings.staging, "44_20200301_v1")["first_processed_as_of"] == "2020-03-01"
+
+
+def test_a_package_staged_in_the_older_parquet_layout_is_refused_by_name(settings):
+    package(settings).write()
+    ingest_province(settings, "44", D1)
+    folder = packages_dir(settings.staging) / "44_20200301_v1"
+    pq.write_table(read_arrow(settings.staging, "44_20200301_v1", "ledger"),
+                   folder / "ledger.parquet")
+    (folder / "ledger.arrow").unlink()
+    with pytest.raises(StagedFormatError, match=r"44_20200301_v1 holds ledger\.parquet"):
+        read_staged(settings, D1)
 
 
 def test_package_dated_after_as_of_is_not_ingested(settings):
