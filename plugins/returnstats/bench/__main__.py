@@ -182,10 +182,17 @@ def run_growth(report: Report, root: Path, records_per_day: int, days: int) -> N
     timings = json.loads(done.stdout.strip().splitlines()[-1])["growth"]
     report.add("growth", "records_per_day", records_per_day, "rows")
     report.add("growth", "days", days, "1")
+    parts = timings.pop("parts")
     for stage, seconds in timings.items():
         report.add(f"growth.{stage}", "day1_seconds", seconds[0], "s")
         report.add(f"growth.{stage}", f"day{len(seconds)}_seconds", seconds[-1], "s")
         report.add(f"growth.{stage}", "ratio", seconds[-1] / seconds[0], "x")
+        # Where it grows: each part's seconds on both days, and what history adds a day.
+        report.add(f"growth.{stage}", "ms_per_day_of_history",
+                   1000 * (seconds[-1] - seconds[0]) / max(1, len(seconds) - 1), "ms")
+        for day, day_parts in parts[stage].items():
+            for part, part_seconds in day_parts.items():
+                report.add(f"growth.{stage}.{day}", part, part_seconds, "s")
 
 
 def run_linkage_growth(report: Report, records_per_day: int, days: int) -> None:

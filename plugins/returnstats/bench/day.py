@@ -333,16 +333,21 @@ GROWTH_PROVINCES = ("44", "41")
 GROWTH_REPEATS = 5
 
 
-def _median_seconds(run: Any, repeats: int, reset: Any) -> float:
-    """The median wall time of `repeats` calls of `run` (the stages are idempotent),
-    `reset` called untimed before each one."""
-    seconds = []
+def _median_run(run: Any, repeats: int, reset: Any) -> tuple[float, dict[str, float]]:
+    """The median wall time of `repeats` calls of `run(parts)` (the stages are idempotent),
+    `reset` called untimed before each one, and the median seconds of each of its parts."""
+    runs: list[tuple[float, dict[str, float]]] = []
     for _ in range(repeats):
         reset()
+        parts = Parts()
         began = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - began)
-    return sorted(seconds)[len(seconds) // 2]
+        run(parts)
+        runs.append((time.perf_counter() - began, parts.seconds))
+    middle = len(runs) // 2
+    names = sorted({name for _, seconds in runs for name in seconds})
+    return (sorted(total for total, _ in runs)[middle],
+            {name: sorted(seconds.get(name, 0.0) for _, seconds in runs)[middle]
+             for name in names})
 
 
 def _nothing() -> None:
@@ -364,25 +369,29 @@ def _forget_delta(settings: Any, as_of: date) -> None:
 
 def growth(root: Path, records_per_day: int, days: int = 30) -> dict[str, Any]:
     """Publish `days` vintages, each day adding `records_per_day` new records; the seconds of
-    linkage and publish on every day (the DAG's functions, in this process). The first and
-    the last day are the median of `GROWTH_REPEATS` reruns: a single run of a sub-second
-    stage varies by a third on a shared machine."""
+    linkage and publish on every day (the DAG's functions, in this process), and the
+    seconds of their parts (`Parts`) on the first and the last day. Those two days are the
+    median of `GROWTH_REPEATS` reruns: a single run of a sub-second stage varies by a third
+    on a shared machine."""
     shutil.rmtree(root, ignore_errors=True)
     settings = settings_for(root)
-    timings: dict[str, list[float]] = {"link": [], "publish": []}
+    timings: dict[str, Any] = {"link": [], "publish": [], "parts": {"link": {}, "publish": {}}}
     for day in range(days):
         as_of = AS_OF + timedelta(days=day)
         generate_day(settings.landing, as_of, records_per_day, seed=1000 + day, provinces=GROWTH_PROVINCES)
         _ingest(settings, as_of, Parts())
         for stage in ("link", "publish"):
-            run = partial(RUNNERS[stage], settings, as_of, Parts())
+            run = partial(RUNNERS[stage], settings, as_of)
             reset = partial(_forget_delta, settings, as_of) if stage == "link" else _nothing
             if day == 0:
                 # Day 1 runs once more (idempotent) so that its timing excludes the
                 # process's first imports (Splink, DuckDB) — day 30 never pays them.
-                run()
-            repeats = GROWTH_REPEATS if day in (0, days - 1) else 1
-            timings[stage].append(_median_seconds(run, repeats, reset))
+                run(Parts())
+            measured = day in (0, days - 1)
+            seconds, parts = _median_run(run, GROWTH_REPEATS if measured else 1, reset)
+            timings[stage].append(seconds)
+            if measured:
+                timings["parts"][stage][f"day{day + 1}"] = parts
     return timings
 
 
