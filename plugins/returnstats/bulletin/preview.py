@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -113,12 +114,16 @@ def _run(command: list[str], env: dict[str, str] | None) -> None:
 
 
 def render_previews(directory: Path) -> list[Path]:
-    """Write preview.zh.png, preview.en.png and preview.pdf-page1.png beside the bulletin."""
+    """Write preview.zh.png, preview.en.png and preview.pdf-page1.png beside the bulletin.
+
+    The three are separate processes (each Chromium start-up takes about a second), so
+    they run side by side."""
     missing = missing_tools()
     if missing:
         raise PreviewToolMissing(f"missing: {', '.join(missing)} (scripts/install-system-deps)")
     paths = preview_paths(directory)
-    written = [html_to_png(directory / f"bulletin.{lang}.html", paths[lang])
-               for lang in HTML_EDITIONS]
-    written.append(pdf_page1_to_png(directory / "bulletin.pdf", paths["pdf"]))
-    return written
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        jobs = [pool.submit(html_to_png, directory / f"bulletin.{lang}.html", paths[lang])
+                for lang in HTML_EDITIONS]
+        jobs.append(pool.submit(pdf_page1_to_png, directory / "bulletin.pdf", paths["pdf"]))
+        return [job.result() for job in jobs]
