@@ -332,26 +332,41 @@ GROWTH_PROVINCES = ("44", "41")
 
 GROWTH_REPEATS = 5
 
+Timed = tuple[float, dict[str, float]]
+"""A run's wall seconds and the seconds of its parts."""
 
-def _median_run(run: Any, repeats: int, reset: Any) -> tuple[float, dict[str, float]]:
-    """The median wall time of `repeats` calls of `run(parts)` (the stages are idempotent),
-    `reset` called untimed before each one, and the median seconds of each of its parts."""
-    runs: list[tuple[float, dict[str, float]]] = []
-    for _ in range(repeats):
-        reset()
+
+def timed_run(run: Any, reset: Any = None) -> Any:
+    """A call of `run(parts)` that returns its `Timed`, `reset()` called untimed first."""
+    def once() -> Timed:
+        if reset is not None:
+            reset()
         parts = Parts()
         began = time.perf_counter()
         run(parts)
-        runs.append((time.perf_counter() - began, parts.seconds))
-    middle = len(runs) // 2
-    names = sorted({name for _, seconds in runs for name in seconds})
-    return (sorted(total for total, _ in runs)[middle],
-            {name: sorted(seconds.get(name, 0.0) for _, seconds in runs)[middle]
-             for name in names})
+        return time.perf_counter() - began, parts.seconds
+    return once
 
 
-def _nothing() -> None:
-    pass
+def alternating_medians(runs: dict[str, Any], repeats: int) -> dict[str, Timed]:
+    """Each of `runs` (name → `timed_run`) `repeats` times, taking turns (a, b, a, b, …),
+    so that a slow spell of a shared machine falls on all of them alike; the median
+    seconds of each, and the median of each of its parts.
+
+    Measured one after the other instead, day 1 and day 30 of the growth bench fell
+    minutes apart, and their ratio swung from 0.8 to 1.6 between runs of the same code."""
+    results: dict[str, list[Timed]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, once in runs.items():
+            results[name].append(once())
+    middle = repeats // 2
+    medians = {}
+    for name, timed in results.items():
+        parts = sorted({part for _, seconds in timed for part in seconds})
+        medians[name] = (sorted(total for total, _ in timed)[middle],
+                         {part: sorted(seconds.get(part, 0.0) for _, seconds in timed)[middle]
+                          for part in parts})
+    return medians
 
 
 def _forget_delta(settings: Any, as_of: date) -> None:
@@ -369,11 +384,18 @@ def _forget_delta(settings: Any, as_of: date) -> None:
 
 def growth(root: Path, records_per_day: int, days: int = 30) -> dict[str, Any]:
     """Publish `days` vintages, each day adding `records_per_day` new records; the seconds of
-    linkage and publish on every day (the DAG's functions, in this process), and the
-    seconds of their parts (`Parts`) on the first and the last day. Those two days are the
-    median of `GROWTH_REPEATS` reruns: a single run of a sub-second stage varies by a third
-    on a shared machine."""
+    linkage and publish on every day (the DAG's functions, in this process), and of their
+    parts (`Parts`) on the first and the last day.
+
+    The first and the last day are then measured again, `GROWTH_REPEATS` times each and
+    taking turns (`alternating_medians`): the first on a copy of the root as it stood
+    after day 1 (so that nothing of the later days is in its way), the last on the root
+    itself. Their medians replace the single runs of those days."""
+    if days < 2:
+        raise ValueError("growth compares the last day with the first: at least two days")
     shutil.rmtree(root, ignore_errors=True)
+    first_root = root.with_name(root.name + "-day1")
+    shutil.rmtree(first_root, ignore_errors=True)
     settings = settings_for(root)
     timings: dict[str, Any] = {"link": [], "publish": [], "parts": {"link": {}, "publish": {}}}
     for day in range(days):
@@ -382,16 +404,28 @@ def growth(root: Path, records_per_day: int, days: int = 30) -> dict[str, Any]:
         _ingest(settings, as_of, Parts())
         for stage in ("link", "publish"):
             run = partial(RUNNERS[stage], settings, as_of)
-            reset = partial(_forget_delta, settings, as_of) if stage == "link" else _nothing
             if day == 0:
                 # Day 1 runs once more (idempotent) so that its timing excludes the
                 # process's first imports (Splink, DuckDB) — day 30 never pays them.
                 run(Parts())
-            measured = day in (0, days - 1)
-            seconds, parts = _median_run(run, GROWTH_REPEATS if measured else 1, reset)
-            timings[stage].append(seconds)
-            if measured:
-                timings["parts"][stage][f"day{day + 1}"] = parts
+            timings[stage].append(timed_run(run)()[0])
+        if day == 0:
+            shutil.copytree(root, first_root)
+    last = AS_OF + timedelta(days=days - 1)
+    first_settings, settings = settings_for(first_root), settings_for(root)
+    try:
+        for stage in ("link", "publish"):
+            def runner(settings: Any, as_of: date, stage: str = stage) -> Any:
+                reset = partial(_forget_delta, settings, as_of) if stage == "link" else None
+                return timed_run(partial(RUNNERS[stage], settings, as_of), reset)
+
+            measured = alternating_medians(
+                {"day1": runner(first_settings, AS_OF), f"day{days}": runner(settings, last)},
+                GROWTH_REPEATS)
+            timings[stage][0], timings[stage][-1] = measured["day1"][0], measured[f"day{days}"][0]
+            timings["parts"][stage] = {day: parts for day, (_, parts) in measured.items()}
+    finally:
+        shutil.rmtree(first_root, ignore_errors=True)
     return timings
 
 

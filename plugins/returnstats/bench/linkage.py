@@ -18,6 +18,7 @@ import time
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -186,15 +187,18 @@ def bench_speed(known_persons: int, new_records: int, chunk_persons: int = 500_0
 
 def bench_growth(days: int, per_day: int) -> dict[str, tuple[float, str]]:
     """One link a day at equal volume, each from the previous day's chain on disk, as
-    `link_as_of` runs; day 1 and day `days` timed (each the median of `GROWTH_REPEATS`
-    runs)."""
-    from returnstats.bench.day import GROWTH_REPEATS
+    `link_as_of` runs; then day 1 and day `days` timed `GROWTH_REPEATS` times each, taking
+    turns (`bench.day.alternating_medians`), day 1 on a copy of the state as it stood
+    after day 1."""
+    from returnstats.bench.day import GROWTH_REPEATS, alternating_medians, timed_run
     from returnstats.linkage import run, store
     from returnstats.linkage.state import new_state_rows, worker_table
 
-    seconds = []
+    if days < 2:
+        raise ValueError("growth compares the last day with the first: at least two days")
     with tempfile.TemporaryDirectory() as scratch:
-        root, chain = Path(scratch), store.Chain()
+        root, first_root, chain = Path(scratch) / "state", Path(scratch) / "day1", store.Chain()
+        steps = {}
         for day in range(days):
             frame, _ = synthetic_workers(int(per_day / 1.5), seed=100 + day,
                                          first_day=START + timedelta(day), days=1,
@@ -203,18 +207,27 @@ def bench_growth(days: int, per_day: int) -> dict[str, tuple[float, str]]:
             if day == 0:  # the first imports (Splink, DuckDB) are not the day's work
                 run.link_step(root / "warm", store.Chain(), root / "warm" / "as_of=0",
                               new_state_rows(workers), KEY)
-            target, timed = root / f"as_of={day:02d}", []
-            # The first and the last day: the median of several (idempotent) runs.
-            for repeat in range(GROWTH_REPEATS if day in (0, days - 1) else 1):
-                if repeat:  # a rerun must write its delta again, as the first run did
-                    shutil.rmtree(store.delta_dir(root, store.read_chain(target).deltas[-1]))
-                began = time.perf_counter()
-                run.link_step(root, chain, target, new_state_rows(workers), KEY)
-                timed.append(time.perf_counter() - began)
-            seconds.append(sorted(timed)[len(timed) // 2])
+            target = root / f"as_of={day:02d}"
+            run.link_step(root, chain, target, new_state_rows(workers), KEY)
+            if day == 0:
+                shutil.copytree(root, first_root)
+                steps["day1"] = (first_root, chain, first_root / target.name, workers)
+            if day == days - 1:
+                steps[f"day{days}"] = (root, chain, target, workers)
             chain = store.read_chain(target)
-    return {"growth_day1_seconds": (seconds[0], "s"), f"growth_day{days}_seconds": (seconds[-1], "s"),
-            "growth_ratio": (seconds[-1] / seconds[0], "ratio"),
+
+        def step(state: Path, previous: store.Chain, target: Path, workers: Any) -> Any:
+            # A rerun must write its delta again, as the first run did.
+            def forget() -> None:
+                shutil.rmtree(store.delta_dir(state, store.read_chain(target).deltas[-1]))
+            return timed_run(lambda _: run.link_step(state, previous, target,
+                                                     new_state_rows(workers), KEY), forget)
+
+        measured = alternating_medians({name: step(*args) for name, args in steps.items()},
+                                       GROWTH_REPEATS)
+    first, last = measured["day1"][0], measured[f"day{days}"][0]
+    return {"growth_day1_seconds": (first, "s"), f"growth_day{days}_seconds": (last, "s"),
+            "growth_ratio": (last / first, "ratio"),
             "growth_records_per_day": (per_day, "records")}
 
 
