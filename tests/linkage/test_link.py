@@ -159,7 +159,7 @@ def test_link_as_of_writes_a_delta_and_a_chain_and_a_rerun_rewrites_neither(monk
     assert [p.name for p in (root / "as_of=2020-03-31").iterdir()] == ["chain.json"]
     (delta,) = (root / "deltas").iterdir()
     assert sorted(p.name for p in delta.iterdir()) == [
-        "dropped.parquet", "persons.parquet", "records.arrow"]
+        "dropped.parquet", "merged.parquet", "persons.parquet", "records.arrow"]
     persons, record_person = read_linked(root / "as_of=2020-03-31")
     assert persons.schema.equals(PERSON_RETURNS.schema)
     assert persons.num_rows == len(results[1].persons) == results[1].stats["persons"]

@@ -327,17 +327,25 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
             f"SELECT {', '.join(c for c in STATE_SCHEMA.names if c not in ('person_key', 'merged'))}"
             ", k.person_key, rid <> person AS merged, person, rid FROM touched "
             "JOIN person_keys AS k USING (person)")
+        # A person's records all lie in the delta of its latest version: the seq of any
+        # reached record of a retired key names the delta that held the retired person.
         dropped = connection.sql(
-            "SELECT person_key FROM touched WHERE NOT is_new UNION SELECT person_key FROM lost_keys "
-            "ORDER BY 1").to_arrow_table()["person_key"]
-        dropped = dropped.combine_chunks() if dropped.num_chunks else pa.array([], _S)
+            "SELECT person_key, max(seq) AS retired_seq FROM reached WHERE person_key IN ("
+            "SELECT person_key FROM touched WHERE NOT is_new UNION SELECT person_key FROM lost_keys) "
+            "GROUP BY person_key ORDER BY person_key").to_arrow_table()
+        # What the ledger's rows_merged gains per file: the touched records merged now, less
+        # those merged before (new records were merged nowhere).
+        merged = connection.sql(
+            "SELECT package, file, (count(*) FILTER (WHERE rid <> person)"
+            " - count(*) FILTER (WHERE NOT is_new AND merged))::BIGINT AS change "
+            "FROM touched GROUP BY ALL HAVING change <> 0 ORDER BY ALL").to_arrow_table()
         merges = _count(connection, "SELECT count(*) FROM touched WHERE is_new AND rid <> person")
         name = store.delta_name(previous.deltas, sorted(active), sorted(new_packages),
                                 new.num_rows, linkage_model.model_digest(model_path),
                                 hmac.new(key, b"returnstats.delta", "sha256").hexdigest())
         # `person` is its founding record's rid: each person's rows together, founding order.
         store.write_delta(root, name, connection, records_sql, touched_persons, dropped,
-                          order="person, rid")
+                          merged, order="person, rid")
     finally:
         connection.close()
         spill.cleanup()
@@ -348,7 +356,7 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
         linked_at={**{p: previous.linked_at[p] for p in known_packages},
                    **dict.fromkeys(new_packages, len(previous.deltas))},
         records=previous.records - lost_records + new.num_rows,
-        persons=previous.persons - len(dropped) + touched_persons.num_rows,
+        persons=previous.persons - dropped.num_rows + touched_persons.num_rows,
         named_records=named,
     )
     store.write_chain(target, chain)
@@ -385,15 +393,22 @@ def linkage_dir(settings: Settings, as_of: date) -> Path:
     return store.linkage_root(settings.staging) / f"as_of={as_of.isoformat()}"
 
 
-def previous_chain(settings: Settings, as_of: date) -> store.Chain:
-    """The chain of the latest run before `as_of` (never `as_of` itself, so a rerun of D
-    starts from what D started from); empty before the first run."""
+def previous_as_of(settings: Settings, as_of: date) -> date | None:
+    """The as-of date of the latest run before `as_of` (never `as_of` itself, so a rerun
+    of D starts from what D started from); None before the first run."""
     root = store.linkage_root(settings.staging)
     earlier = sorted(
-        (p for p in root.glob("as_of=*")
-         if p.name[6:] < as_of.isoformat() and (p / store.CHAIN_FILE).is_file()),
-        key=lambda p: p.name) if root.is_dir() else []
-    return store.read_chain(earlier[-1]) if earlier else store.Chain()
+        p.name[6:] for p in root.glob("as_of=*")
+        if p.name[6:] < as_of.isoformat() and (p / store.CHAIN_FILE).is_file()
+    ) if root.is_dir() else []
+    return date.fromisoformat(earlier[-1]) if earlier else None
+
+
+def previous_chain(settings: Settings, as_of: date) -> store.Chain:
+    """The chain of the latest run before `as_of` (`previous_as_of`); empty before the
+    first run."""
+    previous = previous_as_of(settings, as_of)
+    return store.read_chain(linkage_dir(settings, previous)) if previous else store.Chain()
 
 
 def link_as_of(settings: Settings, as_of: date, key: bytes) -> LinkResult:

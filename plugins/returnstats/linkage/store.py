@@ -2,8 +2,11 @@
 
 A run writes only what it changed, as one *delta* in `<staging>/linkage/deltas/<run>/`:
 `records.arrow` (state rows of the new records and of every record of the persons it
-touched, `RECORDS_SCHEMA`), `persons.parquet` (the touched persons' rows) and
-`dropped.parquet` (the person keys it retired). `<staging>/linkage/as_of=<D>/chain.json`
+touched, `RECORDS_SCHEMA`), `persons.parquet` (the touched persons' rows),
+`dropped.parquet` (the person keys it retired, each with `retired_seq`: the position in the
+chain of the delta that held the retired version) and `merged.parquet` (by package file,
+how many more of its records are merged into an earlier-founded person than before).
+The last two let publish apply a delta to the previous vintage (docs/warehouse.md). `<staging>/linkage/as_of=<D>/chain.json`
 names the deltas that make up the state of D, oldest first, with the packages linked into
 it and running counts. The state of D is the latest version of each record over its
 chain, restricted to those packages; its persons are the latest version of each person
@@ -47,7 +50,11 @@ from returnstats.warehouse.schema import PERSON_RETURNS
 
 CHAIN_FILE = "chain.json"
 RECORDS_FILE = "records.arrow"
-DROPPED_SCHEMA = pa.schema([("person_key", pa.string())])
+PERSONS_FILE = "persons.parquet"
+DROPPED_FILE = "dropped.parquet"
+MERGED_FILE = "merged.parquet"
+DROPPED_SCHEMA = pa.schema([("person_key", pa.string()), ("retired_seq", pa.int64())])
+MERGED_SCHEMA = pa.schema([("package", pa.string()), ("file", pa.string()), ("change", pa.int64())])
 
 STORED_COLUMNS = [*KEY_COLUMNS, "name_key", "position", "person_first", "person_rows"]
 """Beside the state columns in each stored record: the blocking-key and valid-ID hashes,
@@ -96,9 +103,11 @@ def read_chain(directory: Path) -> Chain:
                  payload.get("extra", {}))
 
 
-FORMAT = 3
+FORMAT = 4
 """The layout of a delta's files (2: records carry `state.KEY_COLUMNS`; 3: records are an
-Arrow IPC file grouped by person, carrying `STORED_COLUMNS`)."""
+Arrow IPC file grouped by person, carrying `STORED_COLUMNS`; 4: `dropped.parquet` carries
+`retired_seq`, and `merged.parquet` is new). A format-3 delta stays readable: publish
+starts from scratch when a chain holds one (figures/increment.py)."""
 
 
 def delta_name(*parts: Any) -> str:
@@ -108,7 +117,7 @@ def delta_name(*parts: Any) -> str:
 
 
 def write_delta(root: Path, name: str, connection: Any, records_sql: str, persons: pa.Table,
-                dropped: pa.Array, order: str = "") -> None:
+                dropped: pa.Table, merged: pa.Table, order: str = "") -> None:
     """Write delta `name` once: a temporary directory renamed into place. Its records are
     the rows of `records_sql` on `connection` (`STATE_SCHEMA` columns), grouped by person
     in founding order: by the SQL `order` over its columns when given (it must keep each
@@ -121,9 +130,11 @@ def write_delta(root: Path, name: str, connection: Any, records_sql: str, person
     temporary = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=target.parent))
     try:
         _write_records(connection, records_sql, order or _PERSON_ORDER, temporary / RECORDS_FILE)
-        pq.write_table(persons.cast(PERSON_RETURNS.schema), temporary / "persons.parquet")
-        pq.write_table(pa.table({"person_key": dropped.cast(pa.string())}),
-                       temporary / "dropped.parquet")
+        pq.write_table(persons.cast(PERSON_RETURNS.schema), temporary / PERSONS_FILE)
+        pq.write_table(dropped.select(DROPPED_SCHEMA.names).cast(DROPPED_SCHEMA),
+                       temporary / DROPPED_FILE)
+        pq.write_table(merged.select(MERGED_SCHEMA.names).cast(MERGED_SCHEMA),
+                       temporary / MERGED_FILE)
         os.rename(temporary, target)
     except OSError as error:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -318,14 +329,15 @@ def register_chain(connection: Any, root: Path, chain: Chain) -> None:
                            "SELECT *, 0::BIGINT AS seq FROM persons_empty")
         connection.register("retired_empty", DROPPED_SCHEMA.empty_table())
         connection.execute("CREATE OR REPLACE VIEW retired AS "
-                           "SELECT *, 0::BIGINT AS seq FROM retired_empty")
+                           "SELECT person_key, 0::BIGINT AS seq FROM retired_empty")
         return
-    for view, file in (("person_versions", "persons"), ("retired", "dropped")):
-        paths = [_literal(str(delta_dir(root, name) / f"{file}.parquet")) for name in chain.deltas]
+    for view, file, columns in (("person_versions", PERSONS_FILE, "*"),
+                                ("retired", DROPPED_FILE, "person_key")):
+        paths = [_literal(str(delta_dir(root, name) / file)) for name in chain.deltas]
         # file_index: the position of a row's file in the list, i.e. of its delta.
         connection.execute(
-            f"CREATE OR REPLACE VIEW {view} AS SELECT *, file_index::BIGINT AS seq "
-            f"FROM read_parquet([{', '.join(paths)}])")
+            f"CREATE OR REPLACE VIEW {view} AS SELECT {columns}, file_index::BIGINT AS seq "
+            f"FROM read_parquet([{', '.join(paths)}], union_by_name = true)")
 
 
 _LINEAGE = ("package", "file", "row_number")
@@ -342,13 +354,15 @@ def current_records_sql(columns: Sequence[str]) -> str:
 
 
 CURRENT_PERSONS_SQL = """
-SELECT p.* EXCLUDE (seq) FROM person_versions AS p
+SELECT p.* FROM person_versions AS p
 ANTI JOIN (SELECT person_key, max(seq) AS seq FROM (
     SELECT person_key, seq FROM person_versions UNION ALL SELECT person_key, seq FROM retired)
     GROUP BY person_key) AS later
     ON later.person_key = p.person_key AND later.seq > p.seq
 """
-"""A person version is current when no later delta rewrote or retired its key."""
+"""A person version is current when no later delta rewrote or retired its key; `seq`
+is the position of the delta that wrote it."""
+PERSONS_SEQ_SCHEMA = PERSON_RETURNS.schema.append(pa.field("seq", pa.int64()))
 
 
 def _query(directory: Path, queries: list[tuple[str, pa.Schema]]) -> list[pa.Table]:
@@ -365,13 +379,14 @@ def _query(directory: Path, queries: list[tuple[str, pa.Schema]]) -> list[pa.Tab
             for table, (_, schema) in zip(tables, queries, strict=True)]
 
 
-def read_linked(directory: Path, record_columns: Sequence[str] = RECORD_PERSON_SCHEMA.names
-                ) -> tuple[pa.Table, pa.Table]:
+def read_linked(directory: Path, record_columns: Sequence[str] = RECORD_PERSON_SCHEMA.names,
+                person_seq: bool = False) -> tuple[pa.Table, pa.Table]:
     """(persons, record_person) of the as-of directory `directory`, in no particular order;
-    record_person with its lineage and `record_columns` only."""
+    record_person with its lineage and `record_columns` only; persons with `seq` (the
+    delta that wrote each) when `person_seq`."""
     schema = pa.schema([f for f in RECORD_PERSON_SCHEMA if f.name in {*_LINEAGE, *record_columns}])
     persons, record_person = _query(directory, [
-        (CURRENT_PERSONS_SQL, PERSON_RETURNS.schema),
+        (CURRENT_PERSONS_SQL, PERSONS_SEQ_SCHEMA if person_seq else PERSON_RETURNS.schema),
         (current_records_sql(schema.names), schema)])
     return persons, record_person
 
@@ -388,8 +403,11 @@ def write_snapshot(directory: Path, records: pa.Table, persons: pa.Table,
     try:
         connection.register("snapshot_records", records.select(STATE_SCHEMA.names)
                             .cast(STATE_SCHEMA))
+        merged = connection.sql(
+            "SELECT package, file, count(*) FILTER (WHERE merged) AS change "
+            "FROM snapshot_records GROUP BY ALL").to_arrow_table()
         write_delta(root, name, connection, "SELECT * FROM snapshot_records", persons,
-                    pa.array([], pa.string()))
+                    DROPPED_SCHEMA.empty_table(), merged)
     finally:
         connection.close()
     packages = tuple(sorted(set(records["package"].to_pylist())))
