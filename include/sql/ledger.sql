@@ -2,13 +2,9 @@
 -- each received row ended. SPEC §3 (every row ends in exactly one place), §6 (contract).
 --
 -- Reads: ledger_staged (status already accepted / rejected / superseded, rows_merged = 0)
--- and record_person (linkage output for $as_of). rows_merged counts the accepted records
--- of the file that joined a person founded by an earlier record (record_person.merged).
-WITH merged AS (
-    SELECT package, file, count(*) FILTER (WHERE merged) AS rows_merged
-    FROM record_person
-    GROUP BY package, file
-)
+-- and merged_counts (merged_counts.sql, or merged_counts_increment.sql when publishing by
+-- increment): rows_merged counts the accepted records of the file that joined a person
+-- founded by an earlier record.
 SELECT l.package,
        l.file,
        CAST(l.report_date AS DATE) AS report_date,
@@ -21,6 +17,6 @@ SELECT l.package,
        CAST(coalesce(m.rows_merged, 0) AS BIGINT) AS rows_merged,
        l.reason
 FROM ledger_staged AS l
-LEFT JOIN merged AS m USING (package, file)
+LEFT JOIN merged_counts AS m USING (package, file)
 WHERE l.report_date <= CAST($as_of AS DATE)
 ORDER BY l.package, l.file

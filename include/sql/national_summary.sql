@@ -1,8 +1,9 @@
 -- national_summary: one row per date from $campaign_start to $as_of inclusive (zero-filled),
 -- for the vintage $as_of. SPEC §5 (figure definitions), §6 (table contract).
 --
--- Reads: persons (linkage output, one row per person), enterprises (staged enterprise
--- records of the active packages), ledger_staged (package files with their status).
+-- Reads: returns_daily (this vintage's table: persons by return date, origin, destination
+-- and mode, dates from $campaign_start to $as_of), enterprises (staged enterprise records
+-- of the active packages), ledger_staged (package files with their status).
 --
 -- key_enterprises_resolved_cumulative(d): distinct enterprise_uscc whose latest record with
 -- status_date <= d is a key enterprise with workers_supplied >= labour_gap. "Latest" orders
@@ -14,16 +15,15 @@ WITH days AS (
     FROM generate_series(CAST($campaign_start AS DATE), CAST($as_of AS DATE), INTERVAL 1 DAY) AS g(d)
 ),
 returns AS (
-    SELECT return_date AS date,
-           count(*) AS returns_new,
-           count(*) FILTER (WHERE mode = 'special_train') AS new_special_train,
-           count(*) FILTER (WHERE mode = 'chartered_bus') AS new_chartered_bus,
-           count(*) FILTER (WHERE mode = 'train_carriage') AS new_train_carriage,
-           count(*) FILTER (WHERE mode = 'charter_flight') AS new_charter_flight,
-           count(*) FILTER (WHERE origin_province <> destination_province) AS cross_province_new
-    FROM persons
-    WHERE return_date BETWEEN CAST($campaign_start AS DATE) AND CAST($as_of AS DATE)
-    GROUP BY return_date
+    SELECT date,
+           sum(workers_new) AS returns_new,
+           sum(workers_new) FILTER (WHERE mode = 'special_train') AS new_special_train,
+           sum(workers_new) FILTER (WHERE mode = 'chartered_bus') AS new_chartered_bus,
+           sum(workers_new) FILTER (WHERE mode = 'train_carriage') AS new_train_carriage,
+           sum(workers_new) FILTER (WHERE mode = 'charter_flight') AS new_charter_flight,
+           sum(workers_new) FILTER (WHERE origin_province <> destination_province) AS cross_province_new
+    FROM returns_daily
+    GROUP BY date
 ),
 -- The winning record of each enterprise on each status_date it has records for.
 enterprise_state AS (

@@ -28,7 +28,15 @@ def test_publish_writes_every_table_and_returns_a_json_summary(settings: Setting
     assert summary["headline"]["key_enterprises_resolved_cumulative"] == 1
     assert summary["headline"]["provinces_reporting"] == 2
     for name in TABLES:
-        assert (settings.warehouse / name / "as_of=2020-02-13" / "part-0.parquet").exists()
+        partition = settings.warehouse / name / "as_of=2020-02-13"
+        vintage = json.loads((partition / "_vintage.json").read_text())
+        if name == "person_returns":  # one file per linkage delta: the fixture has one
+            assert sorted(p.name for p in partition.glob("*.parquet")) == list(
+                vintage["segments"].values())
+            assert len(vintage["segments"]) == 1
+        else:
+            assert (partition / "part-0.parquet").exists()
+        assert vintage["identity"]
     assert (settings.warehouse / CATALOG_FILE).exists()
 
 
@@ -103,12 +111,16 @@ def test_a_late_package_revises_the_earlier_day_and_shows_in_revisions(settings:
 def test_rerunning_a_day_gives_byte_identical_partitions(settings: Settings) -> None:
     stage_linkage(settings, d(13))
     first = publish_as_of(settings, d(13))
-    files = {name: settings.warehouse / name / "as_of=2020-02-13" / "part-0.parquet"
-             for name in TABLES}
+    files = {path.relative_to(settings.warehouse): path
+             for name in TABLES for path in (settings.warehouse / name).rglob("*") if path.is_file()}
+    assert len(files) >= 2 * len(TABLES)  # every partition: its files and _vintage.json
     before = {name: path.read_bytes() for name, path in files.items()}
     frames = {name: read_table(settings.warehouse, name) for name in TABLES}
     second = publish_as_of(settings, d(13))
     assert second == first
+    assert {path.relative_to(settings.warehouse) for name in TABLES
+            for path in (settings.warehouse / name).rglob("*") if path.is_file()} == set(files)
     for name, path in files.items():
         assert path.read_bytes() == before[name], name
+    for name in TABLES:
         pd.testing.assert_frame_equal(read_table(settings.warehouse, name), frames[name])

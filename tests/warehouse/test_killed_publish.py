@@ -68,17 +68,17 @@ _PUBLISHER = _VINTAGE + textwrap.dedent(
 
     root, ready, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     if mode == "hang":
-        # Hang at the third partition replace: two tables have their new vintage.
-        real_replace, calls = os.replace, []
+        # Hang at the third partition exchange: two tables have their new vintage.
+        real_exchange, calls = store.exchange, []
 
-        def replace_then_hang(src, dst):
-            calls.append(dst)
+        def exchange_then_hang(built, slot, root):
+            calls.append(slot)
             if len(calls) == 3:
                 ready.touch()
                 time.sleep(60)
-            real_replace(src, dst)
+            real_exchange(built, slot, root)
 
-        store.os.replace = replace_then_hang
+        store.exchange = exchange_then_hang
         publish_tables(root, date(2020, 2, 13), vintage(2))
     else:
         ready.touch()

@@ -109,11 +109,11 @@ _KILLED_WRITER = textwrap.dedent(
 
     root, ready = Path(sys.argv[1]), Path(sys.argv[2])
 
-    def hang_instead_of_replacing(src, dst):
-        ready.touch()  # the new file is complete in .tmp/, the old one still in its slot
+    def hang_instead_of_replacing(built, slot, root):
+        ready.touch()  # the new partition is complete in .tmp/, the old one still in its slot
         time.sleep(60)
 
-    store.os.replace = hang_instead_of_replacing
+    store.exchange = hang_instead_of_replacing
     row = {c: 0 for c in NATIONAL_SUMMARY.column_names}
     row.update(date=date(2020, 2, 10), returns_new=999)
     store.write_partition(root, NATIONAL_SUMMARY, date(2020, 2, 10), pd.DataFrame([row]))

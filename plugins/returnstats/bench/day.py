@@ -219,7 +219,10 @@ def _publish(settings: Any, as_of: date, parts: Parts) -> dict[str, Any]:
     from returnstats.validation import staging
 
     with parts.wrap(staging, {"read_staged": "read"}), \
-            parts.wrap(publish, {"read_linkage": "read", "compute_tables": "aggregate",
+            parts.wrap(publish, {"read_linkage": "read", "read_increment": "read",
+                                 "compute_segmented": "aggregate", "compute_tables": "aggregate",
+                                 "compute_increment": "aggregate",
+                                 "compute_by_increment": "aggregate",
                                  "publish_tables": "write"}):
         summary = publish.publish_as_of(settings, as_of)
     return {"rows_published": sum(summary["rows"].values()),

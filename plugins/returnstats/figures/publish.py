@@ -1,6 +1,9 @@
 """The publish step of a day (SPEC §5–6): run `include/sql/` in DuckDB over the staged
 records and the linkage output, check the ledger, write each table's `as_of` partition
-atomically and refresh the DuckDB catalog."""
+atomically and refresh the DuckDB catalog.
+
+On local storage a day is published by increment from the previous run's vintage when
+that vintage allows it (figures/increment.py), else in full; both give the same tables."""
 
 from __future__ import annotations
 
@@ -9,11 +12,20 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from returnstats.config import Settings
+from returnstats.figures.increment import (
+    MERGED_COUNTS,
+    Carried,
+    compute_increment,
+    identity,
+    read_increment,
+    split_segments,
+)
 from returnstats.figures.sql import run_query
 from returnstats.reference import provinces
 from returnstats.validation.ledger import check_ledger as ledger_violations
@@ -25,7 +37,15 @@ from returnstats.warehouse.schema import (
     QUARANTINE,
     TABLES,
 )
-from returnstats.warehouse.store import Root, conform, is_local, recover, write_partition
+from returnstats.warehouse.store import (
+    Root,
+    Segments,
+    conform,
+    is_local,
+    recover,
+    write_partition,
+    write_segments,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +62,10 @@ ENTERPRISES_INPUT = pa.schema([
 # ledger.sql counts the merged records of each file: nothing else of a record is read.
 RECORD_PERSON_INPUT = pa.schema([("package", _S), ("file", _S), ("row_number", _I), ("merged", _B)])
 PROVINCES_INPUT = pa.schema([("code", _S), ("name_zh", _S), ("name_en", _S), ("region", _S)])
+PERSONS_INPUT = PERSON_RETURNS.schema.append(pa.field("seq", _I))
+"""`seq`: the linkage delta that wrote the person's current version (0 when not given)."""
 RELATIONS: dict[str, pa.Schema] = {
-    "persons": PERSON_RETURNS.schema,
+    "persons": PERSONS_INPUT,
     "record_person": RECORD_PERSON_INPUT,
     "enterprises": ENTERPRISES_INPUT,
     "ledger_staged": LEDGER.schema,
@@ -63,8 +85,8 @@ class FigureInputs:
     """What the queries read for one as-of date (`enterprises`: staged records of every
     package; only the accepted ones with report_date <= as_of are used)."""
 
-    persons: Frame
-    record_person: Frame
+    persons: Frame | None
+    record_person: Frame | None
     enterprises: Frame
     ledger: Frame
     quarantine: Frame
@@ -78,6 +100,8 @@ def _relation(name: str, frame: Frame) -> pa.Table:
     )
     if arrow.num_rows == 0:
         return schema.empty_table()
+    if name == "persons" and "seq" not in arrow.column_names:
+        arrow = arrow.append_column("seq", pa.array(np.zeros(arrow.num_rows, np.int64)))
     missing = set(schema.names) - set(arrow.column_names)
     if missing:
         raise ValueError(f"relation {name} lacks columns {sorted(missing)}")
@@ -93,14 +117,9 @@ def _active_enterprises(enterprises: pa.Table, ledger: pa.Table, as_of: date) ->
     return enterprises.filter(pc.is_in(enterprises["package"], value_set=pc.unique(accepted)))
 
 
-def compute_tables(inputs: FigureInputs, as_of: date, campaign_start: date) -> dict[str, pa.Table]:
-    """Every warehouse table for `as_of`, each cast to its schema (nothing written)."""
-    import duckdb
-
+def _staged_relations(inputs: FigureInputs, as_of: date) -> dict[str, pa.Table]:
     ledger = _relation("ledger_staged", inputs.ledger)
-    relations = {
-        "persons": _relation("persons", inputs.persons),
-        "record_person": _relation("record_person", inputs.record_person),
+    return {
         "enterprises": _active_enterprises(
             _relation("enterprises", inputs.enterprises), ledger, as_of
         ),
@@ -110,16 +129,75 @@ def compute_tables(inputs: FigureInputs, as_of: date, campaign_start: date) -> d
             [vars(p) for p in provinces().values()], schema=PROVINCES_INPUT
         ),
     }
+
+
+Vintage = dict[str, pa.Table | Segments]
+"""Every warehouse table of one as-of date; person_returns may be `Segments`."""
+
+
+def _vintage(inputs: FigureInputs, as_of: date, campaign_start: date,
+             carried: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The tables of `as_of`: the `carried` relations (person_returns, returns_daily and
+    merged_counts, or persons and record_person to compute them from) and the staged ones."""
+    import duckdb
+
     values = {"as_of": as_of, "campaign_start": campaign_start}
     con = duckdb.connect()
     try:
-        for name, relation in relations.items():
+        for name, relation in {**_staged_relations(inputs, as_of), **carried}.items():
             con.register(name, relation)
-        return {
-            name: conform(table, run_query(con, name, values)) for name, table in TABLES.items()
-        }
+        tables = {name: carried[name] if name in carried else run_query(con, name, values)
+                  for name in ("person_returns", "returns_daily", "merged_counts")}
+        con.register("returns_daily", tables["returns_daily"])
+        con.register("merged_counts", tables["merged_counts"].cast(MERGED_COUNTS))
+        for name in ("national_summary", "enterprises_daily", "quarantine", "ledger"):
+            tables[name] = run_query(con, name, values)
     finally:
         con.close()
+    return tables
+
+
+def compute_tables(inputs: FigureInputs, as_of: date, campaign_start: date) -> dict[str, pa.Table]:
+    """Every warehouse table for `as_of`, each cast to its schema (nothing written), from
+    all persons and records; person_returns is one table, its rows in person_key order."""
+    tables = _compute_full(inputs, as_of, campaign_start)
+    tables["person_returns"] = tables["person_returns"].drop_columns("seq")
+    return {name: conform(table, tables[name]) for name, table in TABLES.items()}
+
+
+def _compute_full(inputs: FigureInputs, as_of: date, campaign_start: date) -> dict[str, pa.Table]:
+    carried = {"persons": _relation("persons", inputs.persons),
+               "record_person": _relation("record_person", inputs.record_person)}
+    return _vintage(inputs, as_of, campaign_start, carried)
+
+
+def compute_segmented(inputs: FigureInputs, as_of: date, campaign_start: date,
+                      deltas: tuple[str, ...]) -> Vintage:
+    """`compute_tables`, with person_returns as segments (one per linkage delta) that a
+    later day's increment can start from."""
+    tables = _compute_full(inputs, as_of, campaign_start)
+    people = tables["person_returns"]
+    # A person left out (returned after as_of, which SPEC §3 forbids) would be missing
+    # from a later increment: such a vintage is no base.
+    complete = people.num_rows == inputs.persons.num_rows
+    vintage = identity(deltas, campaign_start) + ("" if complete else "-incomplete")
+    persons = conform(PERSON_RETURNS, people.drop_columns("seq"))
+    result: Vintage = {name: conform(table, tables[name]) for name, table in TABLES.items()
+                       if name != "person_returns"}
+    result["person_returns"] = split_segments(persons, people["seq"], vintage)
+    return result
+
+
+def compute_by_increment(inputs: FigureInputs, carried: Carried, as_of: date,
+                         campaign_start: date) -> Vintage:
+    """The vintage `as_of` from the carried tables of an increment and the staged ones."""
+    tables = _vintage(inputs, as_of, campaign_start, {
+        "person_returns": PERSON_RETURNS.schema.empty_table(),
+        "returns_daily": carried.returns_daily, "merged_counts": carried.merged_counts})
+    result: Vintage = {name: conform(table, tables[name]) for name, table in TABLES.items()
+                       if name != "person_returns"}
+    result["person_returns"] = carried.person_returns
+    return result
 
 
 def check_ledger(ledger: pa.Table) -> None:
@@ -140,50 +218,75 @@ def headline(national_summary: pa.Table, as_of: date) -> dict[str, int]:
     return {f: int(row[f]) for f in figures}
 
 
-def publish_tables(root: Root, as_of: date, tables: dict[str, pa.Table]) -> dict:
+def publish_tables(root: Root, as_of: date, tables: Vintage) -> dict:
     """Clean up after a killed writer, check the ledger (before writing anything), write
     every table's partition, refresh the catalog; returns the summary.
 
-    On an object store the DuckDB catalog is not built (docs/warehouse.md)."""
+    Each partition records the vintage's identity (`_vintage.json`) when it has one (a
+    later increment checks it on every table it carries). On an object store person_returns is one file and the DuckDB catalog is not
+    built (docs/warehouse.md)."""
     recover(root)
     check_ledger(tables["ledger"])
+    local = is_local(root)
+    people = tables["person_returns"]
+    vintage = people.identity if isinstance(people, Segments) else None
+    rows = {}
     for name, table in tables.items():
-        write_partition(root, TABLES[name], as_of, table)
-    if is_local(root):
+        if isinstance(table, Segments) and local:
+            write_segments(root, TABLES[name], as_of, table)
+            rows[name] = table.rows()
+            continue
+        if isinstance(table, Segments):
+            table = pa.concat_tables([PERSON_RETURNS.schema.empty_table(), *table.written.values()]
+                                     ).sort_by("person_key")
+        write_partition(root, TABLES[name], as_of, table, identity=vintage)
+        rows[name] = table.num_rows
+    if local:
         refresh_catalog(root)
     else:
         log.info("%s is an object store: no warehouse.duckdb (docs/warehouse.md)", root)
     return {
         "as_of": as_of.isoformat(),
-        "rows": {name: table.num_rows for name, table in tables.items()},
+        "rows": rows,
         "headline": headline(tables["national_summary"], as_of),
     }
 
 
 def read_linkage(staging: Path, as_of: date) -> tuple[pa.Table, pa.Table]:
-    """persons and record_person (the `RECORD_PERSON_INPUT` columns) of the linkage step's
-    state for `as_of`."""
+    """persons (with `seq`) and record_person (the `RECORD_PERSON_INPUT` columns) of the
+    linkage step's state for `as_of`."""
     from returnstats.linkage.store import linkage_root, read_linked
 
     return read_linked(linkage_root(staging) / f"as_of={as_of.isoformat()}",
-                       RECORD_PERSON_INPUT.names)
+                       RECORD_PERSON_INPUT.names, person_seq=True)
 
 
 def publish_as_of(settings: Settings, as_of: date) -> dict:
     """The DAG's publish task: the warehouse partitions of `as_of` and a JSON-able summary
-    (rows per table, headline figures of the as-of date)."""
+    (rows per table, headline figures of the as-of date). By increment from the previous
+    run's vintage when it allows (figures/increment.py), else in full."""
+    from returnstats.linkage import store
+    from returnstats.linkage.run import linkage_dir, previous_as_of
     from returnstats.validation.staging import read_staged
 
     staged = read_staged(settings, as_of)
-    persons, record_person = read_linkage(settings.staging, as_of)
-    inputs = FigureInputs(
-        persons=persons,
-        record_person=record_person,
-        enterprises=staged.enterprises,
-        ledger=staged.ledger,
-        quarantine=staged.quarantine,
-    )
-    tables = compute_tables(inputs, as_of, settings.campaign_start)
+    chain = store.read_chain(linkage_dir(settings, as_of))
+    increment = read_increment(settings.warehouse, store.linkage_root(settings.staging),
+                               previous_as_of(settings, as_of), chain, settings.campaign_start)
+    carried = None if increment is None else compute_increment(
+        increment, as_of, settings.campaign_start)
+    if carried is not None:
+        inputs = FigureInputs(None, None, staged.enterprises, staged.ledger, staged.quarantine)
+        tables = compute_by_increment(inputs, carried, as_of, settings.campaign_start)
+    else:
+        persons, record_person = read_linkage(settings.staging, as_of)
+        inputs = FigureInputs(persons, record_person, staged.enterprises, staged.ledger,
+                              staged.quarantine)
+        if is_local(settings.warehouse):
+            tables = compute_segmented(inputs, as_of, settings.campaign_start, chain.deltas)
+        else:
+            tables = compute_tables(inputs, as_of, settings.campaign_start)
     summary = publish_tables(settings.warehouse, as_of, tables)
+    summary["by_increment"] = carried is not None
     log.info("published %s: %s", as_of, summary)
     return summary

@@ -1,19 +1,25 @@
 """Atomic partition writes and reads for the Parquet warehouse of SPEC §6.
 
-A partition is `<root>/<table>/as_of=YYYY-MM-DD/part-0.parquet`: exactly one file, so
-replacing a partition is replacing one file, which both kinds of storage do atomically.
+A partition is the directory `<root>/<table>/as_of=YYYY-MM-DD/`. Most tables hold one file
+in it, `part-0.parquet`; `person_returns` holds one file per linkage delta (`Segments`),
+so that a day's publish writes only the segments that changed and hard-links the others
+from the previous vintage (docs/warehouse.md). A partition written by publish also holds
+`_vintage.json`: what it was computed from (`identity`) and, when segmented, its files.
 The root is a local directory (a path) or an object-store URL (`s3://…`, `gs://…`,
 `memory://…`, or a `UPath`/Airflow `ObjectStoragePath`), resolved once by `locate`.
 
-- Local: the new file is written and fsynced under `<root>/.tmp/<id>/`, then `os.replace`d
-  over the old one. The slot is never empty: a reader opens the old file or the new one,
-  never a partial one, even if the writer is SIGKILLed at any instruction. Writers on one
-  root serialise on the file lock `<root>/.lock`; readers never lock. `recover` removes
-  what a killed writer left in `.tmp/` (and puts back partitions trashed by the two-rename
-  directory swap of earlier versions).
-- Object store: the file is uploaded with one PUT of the whole object to its final key;
-  the store makes the new object visible only once complete, and the old one stays
-  readable until then. There is no `.tmp/`, no lock (one writer per root is the
+- Local: the new partition is built and fsynced under `<root>/.tmp/<id>/`, then put in
+  its slot by one `renameat2(RENAME_EXCHANGE)` of the two directories (`exchange`). The
+  slot is never empty: a reader opens the old partition or the new one, never a partial
+  one, even if the writer is SIGKILLed at any instruction. File names are never reused
+  for other content, so a reader that listed the old partition and opens its files after
+  the exchange reads the same bytes or finds a file gone (an error, never a mix).
+  Writers on one root serialise on the file lock `<root>/.lock`; readers never lock.
+  `recover` removes what a killed writer left in `.tmp/` (and puts back partitions
+  trashed by the two-rename swap used where the filesystem cannot exchange).
+- Object store: a partition is one file, uploaded with one PUT of the whole object to its
+  final key; the store makes the new object visible only once complete, and the old one
+  stays readable until then. There is no `.tmp/`, no lock (one writer per root is the
   orchestrator's job: the DAG has `max_active_runs=1`), and `recover` has nothing to do.
 
 Neither storage makes a *vintage* (the six tables of one as_of) atomic: each table's
@@ -23,15 +29,18 @@ partition is replaced on its own. See docs/warehouse.md.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import fcntl
 import io
+import json
 import logging
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Union
@@ -45,6 +54,7 @@ from returnstats.warehouse.schema import TABLES, Table
 log = logging.getLogger(__name__)
 
 PART_FILE = "part-0.parquet"
+VINTAGE_FILE = "_vintage.json"
 TMP_DIR = ".tmp"
 TRASH_DIR = ".trash"
 LOCK_FILE = ".lock"
@@ -173,11 +183,37 @@ def _unique_id() -> str:
     return f"{time.time_ns():020d}-{uuid.uuid4().hex}"
 
 
+@dataclass(frozen=True)
+class Segments:
+    """A partition made of one file per linkage delta (`seq`: its position in the chain).
+
+    `kept` names files of the `base` partition that are hard-linked unchanged; `written`
+    holds the rows of the others. Each file is named by its `seq` and by the `identity` of
+    the vintage that first wrote it, so a name always means the same bytes."""
+
+    identity: str
+    written: Mapping[int, pa.Table] = field(default_factory=dict)
+    kept: Mapping[int, str] = field(default_factory=dict)
+    base: Path | None = None
+
+    def file_name(self, seq: int) -> str:
+        return self.kept.get(seq) or f"part-{seq:05d}-{self.identity[:16]}.parquet"
+
+    def files(self) -> dict[int, str]:
+        return {seq: self.file_name(seq) for seq in sorted({*self.written, *self.kept})}
+
+    def rows(self) -> int:
+        kept = sum(pq.read_metadata(self.base / name).num_rows for name in self.kept.values())
+        return kept + sum(t.num_rows for t in self.written.values())
+
+
 def write_partition(
-    root: Root, table: Table, as_of: date, frame: pd.DataFrame | pa.Table
+    root: Root, table: Table, as_of: date, frame: pd.DataFrame | pa.Table,
+    identity: str | None = None,
 ) -> Path | str:
-    """Replace the partition `as_of` of `table` atomically; returns the partition file
-    (a Path on local storage, a URL on an object store).
+    """Replace the partition `as_of` of `table` atomically with one file; returns it (a Path
+    on local storage, a URL on an object store). `identity`, when given, is recorded in
+    the partition's `_vintage.json` (local storage only: nothing reads it elsewhere).
 
     The file is written even with zero rows, so every published partition is readable.
     Other partitions are never touched.
@@ -185,28 +221,106 @@ def write_partition(
     location = locate(root)
     arrow = conform(table, frame)
     if location.is_local:
-        written: Path | str = _write_local(location.local_path, table, as_of, arrow)
+        def fill(directory: Path) -> None:
+            pq.write_table(arrow, directory / PART_FILE)
+            _fsync_path(directory / PART_FILE)
+            if identity is not None:
+                _write_vintage(directory, {"identity": identity})
+
+        written: Path | str = _replace_local(location.local_path, table, as_of, fill) / PART_FILE
     else:
         written = _write_object(location, table, as_of, arrow)
     log.info("wrote %s (%d rows)", written, arrow.num_rows)
     return written
 
 
-def _write_local(root: Path, table: Table, as_of: date, arrow: pa.Table) -> Path:
+def write_segments(root: Root, table: Table, as_of: date, segments: Segments) -> Path:
+    """Replace the partition `as_of` of `table` atomically with `segments` (local storage
+    only); returns the partition directory."""
+    location = locate(root)
+    if not location.is_local:
+        raise ValueError(f"{location.url}: segmented partitions need local storage")
+
+    def fill(directory: Path) -> None:
+        for seq, name in segments.kept.items():
+            if segments.base is None:
+                raise ValueError(f"segment {seq} is kept from no base partition")
+            os.link(segments.base / name, directory / name)  # already durable
+        for seq, rows in segments.written.items():
+            path = directory / segments.file_name(seq)
+            pq.write_table(conform(table, rows), path)
+            _fsync_path(path)
+        _write_vintage(directory, {"identity": segments.identity,
+                                   "segments": {str(s): n for s, n in segments.files().items()}})
+
+    written = _replace_local(location.local_path, table, as_of, fill)
+    log.info("wrote %s (%d segments, %d written)", written, len(segments.files()),
+             len(segments.written))
+    return written
+
+
+def read_vintage(root: Root, table_name: str, as_of: date) -> dict | None:
+    """The `_vintage.json` of a local partition (None when absent, or not local)."""
+    location = locate(root)
+    if not location.is_local:
+        return None
+    path = partition_dir(location.local_path, table_name, as_of) / VINTAGE_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def _write_vintage(directory: Path, payload: dict) -> None:
+    path = directory / VINTAGE_FILE
+    path.write_text(json.dumps(payload, sort_keys=True) + "\n", encoding="utf-8")
+    _fsync_path(path)
+
+
+def _replace_local(root: Path, table: Table, as_of: date, fill: Callable[[Path], None]) -> Path:
+    """Build the partition in `.tmp/` (`fill` writes its files), then exchange it into its
+    slot, under the writer lock. Returns the slot."""
     with writer_lock(root):
         staging = root / TMP_DIR / _unique_id()
-        staging.mkdir(parents=True)
-        target = partition_dir(root, table.name, as_of)
+        built = staging / partition_name(as_of)
+        built.mkdir(parents=True)
+        slot = partition_dir(root, table.name, as_of)
         try:
-            pq.write_table(arrow, staging / PART_FILE)
-            _fsync_path(staging / PART_FILE)
-            target.mkdir(parents=True, exist_ok=True)
-            # One rename over the old file: the slot always holds a complete file.
-            os.replace(staging / PART_FILE, target / PART_FILE)
-            _fsync_path(target)
+            fill(built)
+            _fsync_path(built)
+            slot.parent.mkdir(parents=True, exist_ok=True)
+            exchange(built, slot, root)
+            _fsync_path(slot.parent)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    return target / PART_FILE
+    return slot
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def exchange(built: Path, slot: Path, root: Path) -> None:
+    """Put directory `built` at `slot` in one step; the slot's old directory, if any, ends
+    at `built`. Where the filesystem cannot exchange two directories (renameat2 fails with
+    EINVAL or ENOSYS: NFS, some FUSE mounts), the old one is renamed into `<root>/.trash/`
+    and the new one into the slot: a crash between the two leaves the slot empty until
+    `recover` puts the old one back."""
+    if not slot.exists():
+        os.rename(built, slot)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    exchange2 = getattr(libc, "renameat2", None)
+    if exchange2 is not None and exchange2(_AT_FDCWD, os.fsencode(built), _AT_FDCWD,
+                                           os.fsencode(slot), _RENAME_EXCHANGE) == 0:
+        return
+    code = ctypes.get_errno() if exchange2 is not None else errno.ENOSYS
+    if code not in (errno.EINVAL, errno.ENOSYS):
+        raise OSError(code, f"cannot put {built} in place of {slot}: {os.strerror(code)}")
+    trashed = root / TRASH_DIR / _unique_id() / slot.parent.name / slot.name
+    trashed.parent.mkdir(parents=True)
+    os.rename(slot, trashed)
+    os.rename(built, slot)
+    shutil.rmtree(trashed.parent.parent, ignore_errors=True)
 
 
 def _write_object(location: Location, table: Table, as_of: date, arrow: pa.Table) -> str:
