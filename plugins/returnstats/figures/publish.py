@@ -236,7 +236,9 @@ def publish_tables(root: Root, as_of: date, tables: Vintage) -> dict:
             write_segments(root, TABLES[name], as_of, table)
             rows[name] = table.rows()
             continue
-        if isinstance(table, Segments):
+        if isinstance(table, Segments):  # on an object store: one file of every segment
+            if table.kept:
+                raise ValueError(f"{root}: segments kept from a base need local storage")
             table = pa.concat_tables([PERSON_RETURNS.schema.empty_table(), *table.written.values()]
                                      ).sort_by("person_key")
         write_partition(root, TABLES[name], as_of, table, identity=vintage)
