@@ -5,12 +5,15 @@ rerun of an earlier day, and after a base that cannot be trusted."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from returnstats.config import Settings
+from returnstats.figures.increment import compute_increment, read_increment
 from returnstats.figures.publish import FigureInputs, compute_tables, publish_as_of, read_linkage
 from returnstats.linkage import store
 from returnstats.linkage.run import link_as_of
@@ -116,3 +119,15 @@ def test_a_base_that_says_nothing_of_its_chain_gives_a_full_publish(campaign):
     finally:
         base.write_text(saved)
     assert publish_as_of(settings, days[-1])["by_increment"]
+
+
+def test_a_retired_person_missing_from_its_segment_gives_no_increment(campaign):
+    settings, days, _, _ = campaign
+    linkage = store.linkage_root(settings.staging)
+    chain = store.read_chain(linkage / f"as_of={days[-1]}")
+    increment = read_increment(settings.warehouse, linkage, days[-2], chain, CAMPAIGN_START)
+    assert increment is not None and compute_increment(increment, days[-1], CAMPAIGN_START)
+    first = pq.read_table(increment.base / increment.segments[0])
+    doctored = replace(increment, retired={0: first}, dropped=pa.table(
+        {"person_key": ["not-a-person-of-segment-0"], "retired_seq": pa.array([0], pa.int64())}))
+    assert compute_increment(doctored, days[-1], CAMPAIGN_START) is None
