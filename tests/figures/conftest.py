@@ -33,10 +33,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     def read_staged(settings_: Settings, as_of: date) -> types.SimpleNamespace:
         # The interface of returnstats.validation.staging.read_staged.
         inputs = inputs_as_of(as_of)
-        return types.SimpleNamespace(
-            workers=None, enterprises=inputs.enterprises, quarantine=inputs.quarantine,
-            ledger=ledgers.get(as_of, inputs.ledger),
-        )
+        return types.SimpleNamespace(workers=None, tables={
+            "enterprises": inputs.enterprises, "quarantine": inputs.quarantine,
+            "ledger": ledgers.get(as_of, inputs.ledger)})
 
     fake = types.ModuleType("returnstats.validation.staging")
     fake.read_staged = read_staged

@@ -14,7 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 from returnstats.config import Settings
 from returnstats.figures.increment import compute_increment, read_increment
-from returnstats.figures.publish import FigureInputs, compute_tables, publish_as_of, read_linkage
+from returnstats.figures.publish import (
+    STAGED,
+    FigureInputs,
+    compute_tables,
+    publish_as_of,
+    read_linkage,
+)
 from returnstats.linkage import store
 from returnstats.linkage.run import link_as_of
 from returnstats.reference import provinces
@@ -34,8 +40,7 @@ def full_vintage(settings: Settings, as_of: date) -> dict[str, pd.DataFrame]:
     """Every table of `as_of` computed in full, in the form `read_table` gives."""
     persons, record_person = read_linkage(settings.staging, as_of)
     staged = read_staged(settings, as_of)
-    tables = compute_tables(FigureInputs(persons, record_person, staged.enterprises,
-                                         staged.ledger, staged.quarantine),
+    tables = compute_tables(FigureInputs(persons, record_person, *(staged.tables[t] for t in STAGED)),
                             as_of, settings.campaign_start)
     return {name: table.sort_by([(c, "ascending") for c in TABLES[name].grain if c != "as_of"])
             .to_pandas()

@@ -74,6 +74,8 @@ RELATIONS: dict[str, pa.Schema] = {
 }
 
 Frame = pd.DataFrame | pa.Table
+STAGED = ("enterprises", "ledger", "quarantine")
+"""The staged tables publish reads, in the order of `FigureInputs`."""
 
 
 class LedgerImbalance(ValueError):
@@ -278,12 +280,11 @@ def publish_as_of(settings: Settings, as_of: date) -> dict:
     carried = None if increment is None else compute_increment(
         increment, as_of, settings.campaign_start)
     if carried is not None:
-        inputs = FigureInputs(None, None, staged.enterprises, staged.ledger, staged.quarantine)
+        inputs = FigureInputs(None, None, *(staged.tables[t] for t in STAGED))
         tables = compute_by_increment(inputs, carried, as_of, settings.campaign_start)
     else:
         persons, record_person = read_linkage(settings.staging, as_of)
-        inputs = FigureInputs(persons, record_person, staged.enterprises, staged.ledger,
-                              staged.quarantine)
+        inputs = FigureInputs(persons, record_person, *(staged.tables[t] for t in STAGED))
         if is_local(settings.warehouse):
             tables = compute_segmented(inputs, as_of, settings.campaign_start, chain.deltas)
         else:

@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from returnstats.config import Settings
@@ -182,18 +183,30 @@ def read_table(staging: Path, name: str, table: str) -> pd.DataFrame:
 
 @dataclass
 class StagedData:
-    """What linkage and publish see for an as-of date D. The worker rows are read only
-    when asked for: publish never needs them, and they grow with the campaign."""
+    """What linkage and publish see for an as-of date D, as Arrow (`tables`; the pandas
+    properties are views of them). The worker rows are read only when asked for: publish
+    never needs them, and they grow with the campaign."""
 
     staging: Path
-    enterprises: pd.DataFrame
-    quarantine: pd.DataFrame
-    """All quarantine rows of staged packages with report_date ≤ D."""
-    ledger: pd.DataFrame
-    """All ledger rows of staged packages with report_date ≤ D; lower accepted versions
-    are `superseded` here, with nothing accepted and the superseding package as reason."""
+    tables: dict[str, pa.Table]
+    """`enterprises`: the enterprise rows of the active packages; `quarantine`: all
+    quarantine rows of staged packages with report_date ≤ D; `ledger`: all their ledger
+    rows, lower accepted versions `superseded` here, with nothing accepted and the
+    superseding package as reason."""
     packages: list[dict[str, Any]]
     """meta.json of each staged package with report_date ≤ D, plus `active` (bool)."""
+
+    @cached_property
+    def enterprises(self) -> pd.DataFrame:
+        return self.tables["enterprises"].to_pandas(date_as_object=True)
+
+    @cached_property
+    def quarantine(self) -> pd.DataFrame:
+        return self.tables["quarantine"].to_pandas(date_as_object=True)
+
+    @cached_property
+    def ledger(self) -> pd.DataFrame:
+        return self.tables["ledger"].to_pandas(date_as_object=True)
 
     @cached_property
     def workers(self) -> pd.DataFrame:
@@ -252,17 +265,32 @@ def read_staged(settings: Settings, as_of: date) -> StagedData:
         if meta["status"] == "accepted" and not meta["active"]:
             superseded[meta["package"]] = active[(meta["province"], meta["report_date"])]["package"]
     names = [m["staged_as"] for m in metas]
-    ledger = read_many(settings.staging, names, "ledger").to_pandas(date_as_object=True)
-    if superseded:
-        rows = ledger["package"].isin(superseded)
-        ledger.loc[rows, "status"] = "superseded"
-        ledger.loc[rows, "rows_accepted"] = 0
-        ledger.loc[rows, "reason"] = "superseded by " + ledger.loc[rows, "package"].map(superseded)
     return StagedData(
         staging=settings.staging,
-        enterprises=read_many(settings.staging, [m["staged_as"] for m in metas if m["active"]],
-                              "enterprises").to_pandas(date_as_object=True),
-        quarantine=read_many(settings.staging, names, "quarantine").to_pandas(date_as_object=True),
-        ledger=ledger,
+        tables={
+            "enterprises": read_many(settings.staging,
+                                     [m["staged_as"] for m in metas if m["active"]], "enterprises"),
+            "quarantine": read_many(settings.staging, names, "quarantine"),
+            "ledger": _mark_superseded(read_many(settings.staging, names, "ledger"), superseded),
+        },
         packages=metas,
     )
+
+
+def _mark_superseded(ledger: pa.Table, superseded: dict[str, str]) -> pa.Table:
+    """`ledger` with the rows of each superseded package (package → the package that
+    superseded it) marked so: nothing accepted, the superseding package as reason."""
+    if not superseded:
+        return ledger
+    rows = pc.is_in(ledger["package"], value_set=pa.array(list(superseded), pa.string()))
+    by = pa.array([superseded.get(p) for p in ledger["package"].to_pylist()], pa.string())
+    changed = {
+        "status": pc.if_else(rows, pa.scalar("superseded"), ledger["status"]),
+        "rows_accepted": pc.if_else(rows, pa.scalar(0, ledger.schema.field("rows_accepted").type),
+                                    ledger["rows_accepted"]),
+        "reason": pc.if_else(rows, pc.binary_join_element_wise("superseded by ", by, ""),
+                             ledger["reason"]),
+    }
+    for name, column in changed.items():
+        ledger = ledger.set_column(ledger.schema.get_field_index(name), name, column)
+    return ledger
