@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+from returnstats.warehouse import store
 from returnstats.warehouse.schema import NATIONAL_SUMMARY, RETURNS_DAILY, TABLES
 from returnstats.warehouse.store import (
     SchemaMismatch,
@@ -153,3 +155,25 @@ def test_writer_killed_before_the_replace_leaves_the_previous_partition_in_place
 def test_read_table_of_an_unpublished_table_is_empty_with_its_columns(tmp_path: Path) -> None:
     frame = read_table(tmp_path, "ledger")
     assert frame.empty and list(frame.columns) == ["as_of", *TABLES["ledger"].column_names]
+
+
+def test_where_directories_cannot_be_exchanged_the_partition_is_replaced_in_two_renames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ext4 here can exchange; NFS answers EINVAL, which this stands in for.
+    monkeypatch.setattr(store, "_renameat2_exchange", lambda a, b: errno.EINVAL)
+    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 1))
+    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 2))
+    assert read_table(tmp_path, "national_summary", D1)["returns_new"].tolist() == [2]
+    assert not any((tmp_path / ".trash").iterdir()) and not any((tmp_path / ".tmp").iterdir())
+
+
+def test_an_exchange_that_fails_otherwise_fails_loudly_and_keeps_the_partition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 1))
+    monkeypatch.setattr(store, "_renameat2_exchange", lambda a, b: errno.EACCES)
+    with pytest.raises(OSError, match="cannot put .* in place of .*national_summary"):
+        write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 2))
+    assert read_table(tmp_path, "national_summary", D1)["returns_new"].tolist() == [1]
+    assert not any((tmp_path / ".tmp").iterdir())

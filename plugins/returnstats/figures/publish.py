@@ -139,8 +139,9 @@ Vintage = dict[str, pa.Table | Segments]
 
 def _vintage(inputs: FigureInputs, as_of: date, campaign_start: date,
              carried: dict[str, pa.Table]) -> dict[str, pa.Table]:
-    """The tables of `as_of`: the `carried` relations (person_returns, returns_daily and
-    merged_counts, or persons and record_person to compute them from) and the staged ones."""
+    """The tables of `as_of` but person_returns when `carried` holds returns_daily and
+    merged_counts (an increment), all of them when it holds persons and record_person to
+    compute them from; the others from the staged relations."""
     import duckdb
 
     values = {"as_of": as_of, "campaign_start": campaign_start}
@@ -148,8 +149,9 @@ def _vintage(inputs: FigureInputs, as_of: date, campaign_start: date,
     try:
         for name, relation in {**_staged_relations(inputs, as_of), **carried}.items():
             con.register(name, relation)
+        derived = ("person_returns",) if "persons" in carried else ()
         tables = {name: carried[name] if name in carried else run_query(con, name, values)
-                  for name in ("person_returns", "returns_daily", "merged_counts")}
+                  for name in (*derived, "returns_daily", "merged_counts")}
         con.register("returns_daily", tables["returns_daily"])
         con.register("merged_counts", tables["merged_counts"].cast(MERGED_COUNTS))
         for name in ("national_summary", "enterprises_daily", "quarantine", "ledger"):
@@ -181,7 +183,7 @@ def compute_segmented(inputs: FigureInputs, as_of: date, campaign_start: date,
     people = tables["person_returns"]
     # A person left out (returned after as_of, which SPEC §3 forbids) would be missing
     # from a later increment: such a vintage is no base.
-    complete = people.num_rows == inputs.persons.num_rows
+    complete = people.num_rows == len(inputs.persons)
     vintage = identity(deltas, campaign_start) + ("" if complete else "-incomplete")
     persons = conform(PERSON_RETURNS, people.drop_columns("seq"))
     result: Vintage = {name: conform(table, tables[name]) for name, table in TABLES.items()
@@ -194,7 +196,6 @@ def compute_by_increment(inputs: FigureInputs, carried: Carried, as_of: date,
                          campaign_start: date) -> Vintage:
     """The vintage `as_of` from the carried tables of an increment and the staged ones."""
     tables = _vintage(inputs, as_of, campaign_start, {
-        "person_returns": PERSON_RETURNS.schema.empty_table(),
         "returns_daily": carried.returns_daily, "merged_counts": carried.merged_counts})
     result: Vintage = {name: conform(table, tables[name]) for name, table in TABLES.items()
                        if name != "person_returns"}

@@ -299,6 +299,18 @@ def _replace_local(root: Path, table: Table, as_of: date, fill: Callable[[Path],
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
 
 
+def _renameat2_exchange(a: Path, b: Path) -> int:
+    """Exchange directories `a` and `b` atomically; 0, or the errno of the failure
+    (ENOSYS where the C library has no renameat2)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    call = getattr(libc, "renameat2", None)
+    if call is None:
+        return errno.ENOSYS
+    if call(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return 0
+    return ctypes.get_errno()
+
+
 def exchange(built: Path, slot: Path, root: Path) -> None:
     """Put directory `built` at `slot` in one step; the slot's old directory, if any, ends
     at `built`. Where the filesystem cannot exchange two directories (renameat2 fails with
@@ -308,14 +320,13 @@ def exchange(built: Path, slot: Path, root: Path) -> None:
     if not slot.exists():
         os.rename(built, slot)
         return
-    libc = ctypes.CDLL(None, use_errno=True)
-    exchange2 = getattr(libc, "renameat2", None)
-    if exchange2 is not None and exchange2(_AT_FDCWD, os.fsencode(built), _AT_FDCWD,
-                                           os.fsencode(slot), _RENAME_EXCHANGE) == 0:
+    code = _renameat2_exchange(built, slot)
+    if code == 0:
         return
-    code = ctypes.get_errno() if exchange2 is not None else errno.ENOSYS
     if code not in (errno.EINVAL, errno.ENOSYS):
         raise OSError(code, f"cannot put {built} in place of {slot}: {os.strerror(code)}")
+    log.warning("%s cannot exchange directories (%s): replacing %s in two renames",
+                root, os.strerror(code), slot)
     trashed = root / TRASH_DIR / _unique_id() / slot.parent.name / slot.name
     trashed.parent.mkdir(parents=True)
     os.rename(slot, trashed)
