@@ -99,6 +99,8 @@ def read_increment(root: Root, linkage_root: Path, base_as_of: date | None,
         return None
     local = locate(root).local_path
     base = partition_dir(local, "person_returns", base_as_of)
+    if "segments" not in vintages["person_returns"]:
+        return None
     segments = {int(seq): name for seq, name in vintages["person_returns"]["segments"].items()}
     retired = {}
     for seq in pc.unique(dropped["retired_seq"]).to_pylist():
@@ -129,8 +131,9 @@ def compute_increment(increment: Increment, as_of: date, campaign_start: date) -
     """The carried tables of the vintage `as_of`, or None when the increment does not add
     up (then the vintage is computed in full)."""
     persons = increment.persons.select(PERSON_RETURNS.column_names).cast(PERSON_RETURNS.schema)
-    if persons.num_rows and pc.max(persons["return_date"]).as_py() > as_of:
-        return None  # forbidden by SPEC §3; the full computation knows what to do
+    latest = pc.max(persons["return_date"]).as_py()
+    if persons["return_date"].null_count or (latest is not None and latest > as_of):
+        return None  # forbidden by SPEC §3; the full computation leaves such persons out
     written, removed = {}, [PERSON_RETURNS.schema.empty_table()]
     for seq, rows in increment.retired.items():
         keys = increment.dropped.filter(pc.equal(increment.dropped["retired_seq"], seq))["person_key"]
