@@ -1,5 +1,6 @@
 import hashlib
 import hmac
+import json
 from datetime import date
 
 import pandas as pd
@@ -7,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from returnstats.config import load_settings
+from returnstats.linkage import store
 from returnstats.linkage.run import link_as_of, link_records
 from returnstats.linkage.store import StateFormatError, read_linked
 from returnstats.warehouse.schema import PERSON_RETURNS
@@ -213,3 +215,23 @@ def test_quality_on_a_generated_sample_against_its_truth(tmp_path):
     precision, recall = pairwise_quality(result.record_person, workers, person_ids)
     assert precision >= 0.99
     assert recall >= 0.98
+
+
+def test_a_state_written_by_a_duckdb_with_another_hash_is_refused(monkeypatch, tmp_path):
+    """The state stores DuckDB hash() values: a DuckDB that hashes otherwise would find
+    none of the known records, so the chain's probe must match this DuckDB's."""
+    workers, _ = generate(50, seed=4)
+    monkeypatch.setenv("RETURNSTATS_DATA", str(tmp_path))
+    settings = load_settings()
+    stage(settings, workers)
+    link_as_of(settings, date(2020, 3, 31), KEY)
+    chain_file = tmp_path / "staging" / "linkage" / "as_of=2020-03-31" / "chain.json"
+    payload = json.loads(chain_file.read_text())
+    assert payload["hash_probe"] == store.hash_probe()
+    read_linked(chain_file.parent)  # the probe matches: readable
+    payload["hash_probe"] += 1  # as a DuckDB whose hash() changed would have written it
+    chain_file.write_text(json.dumps(payload))
+    with pytest.raises(StateFormatError, match=r"hash\(\) differs .*rerun the campaign"):
+        read_linked(chain_file.parent)
+    with pytest.raises(StateFormatError, match=r"hash\(\) differs"):
+        link_as_of(settings, date(2020, 4, 1), KEY)

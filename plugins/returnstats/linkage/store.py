@@ -31,6 +31,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,9 @@ class Chain:
     """The position of the delta that linked each package: that delta holds the first
     version of each of the package's records."""
     extra: dict[str, Any] = field(default_factory=dict)
+    hash_probe: int | None = None
+    """`hash_probe()` of the DuckDB that wrote the chain (None in chains written before
+    it was recorded)."""
 
 
 def linkage_root(staging: Path) -> Path:
@@ -100,7 +104,25 @@ def read_chain(directory: Path) -> Chain:
     payload = json.loads((directory / CHAIN_FILE).read_text(encoding="utf-8"))
     return Chain(tuple(payload["deltas"]), tuple(payload["packages"]), payload["records"],
                  payload["persons"], payload["named_records"], payload.get("linked_at", {}),
-                 payload.get("extra", {}))
+                 payload.get("extra", {}), payload.get("hash_probe"))
+
+
+_PROBE_SQL = "SELECT hash('returnstats probe', DATE '2020-02-17', 20200217::BIGINT)"
+
+
+@cache
+def hash_probe() -> int:
+    """DuckDB's `hash()` of fixed values of the types the stored key and name hashes
+    cover. The state stores those hashes, so a DuckDB whose `hash()` differs would leave
+    every known record unreachable: a chain records the probe, and a different one is
+    refused (`check_state`)."""
+    import duckdb
+
+    connection = duckdb.connect(":memory:")
+    try:
+        return int(connection.sql(_PROBE_SQL).fetchall()[0][0])
+    finally:
+        connection.close()
 
 
 FORMAT = 4
@@ -270,6 +292,7 @@ def write_chain(directory: Path, chain: Chain) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     payload = asdict(chain)
     payload["deltas"], payload["packages"] = list(chain.deltas), list(chain.packages)
+    payload["hash_probe"] = hash_probe()
     temporary = directory / f".{CHAIN_FILE}.{os.getpid()}"
     temporary.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(temporary, directory / CHAIN_FILE)
@@ -298,6 +321,12 @@ def _check_format(root: Path, chain: Chain) -> None:
         raise StateFormatError(
             f"linkage delta {name} under {root} was written in an earlier format; "
             f"delete {root} and rerun the campaign from its first day (docs/linkage.md)")
+    if chain.hash_probe is not None and chain.hash_probe != hash_probe():
+        raise StateFormatError(
+            f"the linkage state under {root} was written by a DuckDB whose hash() differs "
+            f"from this one's (probe {chain.hash_probe}, now {hash_probe()}): its stored key "
+            f"hashes would find no known record; delete {root} and rerun the campaign from "
+            "its first day (docs/linkage.md)")
 
 
 def register_records(connection: Any, root: Path, chain: Chain) -> list[DeltaRecords]:
