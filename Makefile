@@ -17,6 +17,9 @@ export AIRFLOW__CORE__PARALLELISM := 4
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := False
 export AIRFLOW__API__HOST := 127.0.0.1
 export PYTHONPATH := $(CURDIR)/plugins
+# The embedded default approves complete vintages itself (SPEC §8); docker-compose.yaml
+# defaults to `required`, where a person approves each day in the Airflow UI.
+export RETURNSTATS_APPROVAL ?= auto
 
 SAMPLE_DIR ?= $(CURDIR)/data/sample
 SAMPLE_START ?= 2020-02-17

@@ -39,10 +39,17 @@ class Settings:
     staging: Path
     """Restricted zone: staged records with personal data, linkage state. Never published."""
     campaign_start: date
+    campaign_end: date | None = None
+    """Last as-of date of the campaign window (open when None): SPEC §8."""
     limits: Limits = field(default_factory=Limits)
     suppression_threshold: int = 5
     recipients: tuple[str, ...] = ()
     mail_from: str = "returnstats@localhost"
+    min_provinces: int = 16
+    """Fewer provinces reporting holds a vintage from automatic approval."""
+    approval: str = "required"
+    """`required`: a person approves each vintage in Airflow; `auto`: complete vintages are
+    approved by the pipeline (the embedded `make run` / `make day`)."""
 
     def ensure_dirs(self) -> None:
         for path in (self.landing, self.warehouse, self.output, self.staging):
@@ -69,6 +76,27 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+APPROVAL_MODES = ("required", "auto")
+
+
+def _env_approval() -> str:
+    value = os.environ.get("RETURNSTATS_APPROVAL", "").strip().lower() or "required"
+    if value not in APPROVAL_MODES:
+        raise ValueError(f"RETURNSTATS_APPROVAL must be one of {', '.join(APPROVAL_MODES)}, "
+                         f"not {value!r}")
+    return value
+
+
+def _env_date(name: str, default: str | None) -> date | None:
+    value = os.environ.get(name, "").strip() or default
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a date YYYY-MM-DD, not {value!r}") from None
+
+
 def load_settings() -> Settings:
     """Settings from `RETURNSTATS_*` environment variables, with working local defaults."""
     data = _env_path("RETURNSTATS_DATA", REPO_ROOT / "data")
@@ -90,11 +118,12 @@ def load_settings() -> Settings:
         warehouse=_env_location("RETURNSTATS_WAREHOUSE", data / "warehouse"),
         output=_env_path("RETURNSTATS_OUTPUT", data / "output"),
         staging=_env_path("RETURNSTATS_STAGING", data / "staging"),
-        campaign_start=date.fromisoformat(
-            os.environ.get("RETURNSTATS_CAMPAIGN_START", "2020-02-10")
-        ),
+        campaign_start=_env_date("RETURNSTATS_CAMPAIGN_START", "2020-02-10"),
+        campaign_end=_env_date("RETURNSTATS_CAMPAIGN_END", None),
         limits=limits,
         suppression_threshold=_env_int("RETURNSTATS_SUPPRESSION_THRESHOLD", 5),
         recipients=recipients,
         mail_from=os.environ.get("RETURNSTATS_MAIL_FROM", "returnstats@localhost"),
+        min_provinces=_env_int("RETURNSTATS_MIN_PROVINCES", 16),
+        approval=_env_approval(),
     )

@@ -22,12 +22,31 @@ _SHORT_ZH_EXTRA = {
 _EN_EXTRA = {"54": ("Tibet",), "15": ("Nei Mongol", "Inner Mongolia Autonomous Region")}
 
 
+_ZH_SUFFIXES = ("省", "市", "壮族自治区", "回族自治区", "维吾尔自治区", "自治区")
+
+
 @dataclass(frozen=True)
 class Province:
     code: str
     name_zh: str
     name_en: str
     region: str
+
+    @property
+    def short_zh(self) -> str:
+        """The name without its administrative suffix: 广东, 北京, 内蒙古, 新疆."""
+        if self.code in _SHORT_ZH_EXTRA:
+            return _SHORT_ZH_EXTRA[self.code][0]
+        for suffix in _ZH_SUFFIXES:
+            if self.name_zh.endswith(suffix):
+                return self.name_zh[: -len(suffix)]
+        return self.name_zh
+
+
+def province_label(code: str) -> str:
+    """"44 广东 Guangdong": how the UI and logs name a province (the code alone if unknown)."""
+    province = provinces().get(code)
+    return f"{code} {province.short_zh} {province.name_en}" if province else code
 
 
 @lru_cache(maxsize=1)
@@ -49,12 +68,7 @@ def province_aliases() -> dict[str, str]:
     """Folded name or code → province code: codes, full and short Chinese and English names."""
     aliases: dict[str, str] = {}
     for code, p in provinces().items():
-        short_zh = p.name_zh
-        for suffix in ("省", "市", "壮族自治区", "回族自治区", "维吾尔自治区", "自治区"):
-            if short_zh.endswith(suffix):
-                short_zh = short_zh[: -len(suffix)]
-                break
-        names = {code, p.name_zh, short_zh, p.name_en, *(_SHORT_ZH_EXTRA.get(code, ())),
+        names = {code, p.name_zh, p.short_zh, p.name_en, *(_SHORT_ZH_EXTRA.get(code, ())),
                  *(_EN_EXTRA.get(code, ()))}
         for name in names:
             aliases[_fold(name)] = code

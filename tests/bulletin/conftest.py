@@ -7,16 +7,17 @@ Vintage 2020-02-23 brings a late Sichuan package for 2020-02-21, so the figures 
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from returnstats.config import Settings
 from returnstats.reference import provinces
 from returnstats.warehouse.schema import TABLES
+from returnstats.warehouse.vintages import commit_vintage
 
 CAMPAIGN_START = date(2020, 2, 20)
 VINTAGES = (date(2020, 2, 21), date(2020, 2, 22), date(2020, 2, 23))
@@ -43,12 +44,20 @@ def _days(until: date):
         d += timedelta(days=1)
 
 
+_PENDING: dict[tuple[Path, date], dict[str, pa.Table]] = {}
+
+
 def _write(root: Path, table: str, as_of: date, rows: list[dict]) -> None:
     schema = TABLES[table].schema
-    part = root / table / f"as_of={as_of.isoformat()}"
-    part.mkdir(parents=True, exist_ok=True)
     columns = {name: [row[name] for row in rows] for name in schema.names}
-    pq.write_table(pa.table(columns, schema=schema), part / "part-0.parquet")
+    _PENDING.setdefault((root, as_of), {})[table] = pa.table(columns, schema=schema)
+
+
+def _commit(root: Path, as_of: date) -> None:
+    """Commit the vintage `as_of` of the tables written, approved (SPEC §6)."""
+    tables = _PENDING.pop((root, as_of))
+    commit_vintage(root, as_of, tables, status="approved", reason=None,
+                   provinces_reporting=len(reporting(as_of, as_of)), key_fingerprint=None)
 
 
 def returns_rows(as_of: date) -> list[dict]:
@@ -138,6 +147,7 @@ def write_fixture_warehouse(root: Path) -> None:
                                    version=1, record_id="r8", rule="worker.phone.malformed",
                                    severity="warning", detail="treated as absent"))
         _write(root, "quarantine", as_of, quarantine)
+        _commit(root, as_of)
 
 
 @pytest.fixture(scope="session")
@@ -145,6 +155,14 @@ def fixture_warehouse(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("warehouse")
     write_fixture_warehouse(root)
     return root
+
+
+@pytest.fixture
+def own_warehouse(fixture_warehouse: Path, tmp_path: Path) -> Path:
+    """A copy of the fixture warehouse for a test that changes vintages' state."""
+    copy = tmp_path / "own-warehouse"
+    shutil.copytree(fixture_warehouse, copy)
+    return copy
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 from campaign_days import CAMPAIGN_START, d, inputs_as_of
 from returnstats.figures.publish import (
+    COMPUTED,
     FigureInputs,
     LedgerImbalance,
     check_ledger,
@@ -35,7 +36,7 @@ def tables13(day13: FigureInputs) -> dict[str, pa.Table]:
 
 
 def test_every_table_has_one_query_with_a_header_naming_grain_and_spec_section() -> None:
-    for name in TABLES:
+    for name in COMPUTED:  # `vintages` is the commit's state, no query
         sql = load_sql(name)
         header = sql.split("\n", 1)[0]
         assert header.startswith(f"-- {name}:")

@@ -15,6 +15,7 @@ import pytest
 from returnstats.config import Settings
 from returnstats.figures.increment import compute_increment, read_increment
 from returnstats.figures.publish import (
+    COMPUTED,
     STAGED,
     FigureInputs,
     compute_tables,
@@ -28,8 +29,10 @@ from returnstats.sample import deliver
 from returnstats.sample.generate import generate
 from returnstats.validation.ingest import ingest_province
 from returnstats.validation.staging import read_staged
+from returnstats.warehouse.commits import current_commit, successor, write_commit
+from returnstats.warehouse.location import locate
 from returnstats.warehouse.schema import TABLES
-from returnstats.warehouse.store import VINTAGE_FILE, partition_dir, read_table
+from returnstats.warehouse.store import read_table
 
 START, DAYS = date(2020, 2, 17), 4
 CAMPAIGN_START = date(2020, 2, 10)
@@ -52,7 +55,7 @@ def assert_published_as_computed_in_full(settings: Settings, as_of: date,
     """The vintage `as_of` as published equals `expected`: by default, the full computation
     now (late packages staged since the publish change it: compare right after it)."""
     expected = expected or full_vintage(settings, as_of)
-    for name in TABLES:
+    for name in COMPUTED:
         published = read_table(settings.warehouse, name, as_of).drop(columns="as_of")
         assert len(published) == len(expected[name]), name
         pd.testing.assert_frame_equal(published, expected[name], check_dtype=False,
@@ -101,8 +104,9 @@ def test_the_campaign_exercises_what_an_increment_carries(campaign):
     ledger = read_table(settings.warehouse, "ledger", days[-1])
     assert ledger["rows_merged"].sum() > 0
     assert {"superseded", "rejected"} <= set(ledger["status"])
-    segments = sorted(partition_dir(settings.warehouse, "person_returns", days[-1]).glob("*.parquet"))
-    assert len(segments) == DAYS
+    record = current_commit(locate(settings.warehouse), days[-1])
+    assert sorted(record.segments) == list(range(DAYS))
+    assert len(record.files["person_returns"]) == DAYS
 
 
 def test_a_rerun_of_an_earlier_day_and_the_day_after_it_stay_equal(campaign):
@@ -115,14 +119,16 @@ def test_a_rerun_of_an_earlier_day_and_the_day_after_it_stay_equal(campaign):
 
 def test_a_base_that_says_nothing_of_its_chain_gives_a_full_publish(campaign):
     settings, days, _, _ = campaign
-    base = partition_dir(settings.warehouse, "returns_daily", days[-2]) / VINTAGE_FILE
-    saved = base.read_text()
-    base.unlink()
+    location = locate(settings.warehouse)
+    base = current_commit(location, days[-2])
+    write_commit(location, replace(successor(base, "doctored", base.files), identity=None))
     try:
         assert not publish_as_of(settings, days[-1])["by_increment"]
         assert_published_as_computed_in_full(settings, days[-1])
     finally:
-        base.write_text(saved)
+        doctored = current_commit(location, days[-2])
+        write_commit(location, replace(successor(doctored, "restored", base.files),
+                                       identity=base.identity))
     assert publish_as_of(settings, days[-1])["by_increment"]
 
 
@@ -132,7 +138,7 @@ def test_a_retired_person_missing_from_its_segment_gives_no_increment(campaign):
     chain = store.read_chain(linkage / f"as_of={days[-1]}")
     increment = read_increment(settings.warehouse, linkage, days[-2], chain, CAMPAIGN_START)
     assert increment is not None and compute_increment(increment, days[-1], CAMPAIGN_START)
-    first = pq.read_table(increment.base / increment.segments[0])
+    first = pq.read_table(settings.warehouse / increment.base / increment.segments[0])
     doctored = replace(increment, retired={0: first}, dropped=pa.table(
         {"person_key": ["not-a-person-of-segment-0"], "retired_seq": pa.array([0], pa.int64())}))
     assert compute_increment(doctored, days[-1], CAMPAIGN_START) is None

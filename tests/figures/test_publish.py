@@ -12,9 +12,18 @@ from campaign_days import d, inputs_as_of
 from conftest import stage_linkage
 from returnstats.config import Settings
 from returnstats.figures.publish import LedgerImbalance, publish_as_of
+from returnstats.release import approve, record_delivery
 from returnstats.warehouse.catalog import CATALOG_FILE
+from returnstats.warehouse.commits import current_commit, history
+from returnstats.warehouse.location import locate
 from returnstats.warehouse.schema import TABLES
 from returnstats.warehouse.store import read_table
+
+
+def publish_and_approve(settings: Settings, as_of) -> dict:
+    summary = publish_as_of(settings, as_of)
+    approve(settings.warehouse, as_of, by="test")
+    return summary
 
 
 def test_publish_writes_every_table_and_returns_a_json_summary(settings: Settings) -> None:
@@ -27,23 +36,22 @@ def test_publish_writes_every_table_and_returns_a_json_summary(settings: Setting
     assert summary["headline"]["returns_cumulative"] == 6
     assert summary["headline"]["key_enterprises_resolved_cumulative"] == 1
     assert summary["headline"]["provinces_reporting"] == 2
+    # Two of 31 provinces: held, and never approved without a person.
+    assert summary["status"] == "held" and "2 of 31 provinces" in summary["reason"]
+    record = current_commit(locate(settings.warehouse), d(13))
+    assert record.id == summary["commit"] and record.identity
     for name in TABLES:
-        partition = settings.warehouse / name / "as_of=2020-02-13"
-        vintage = json.loads((partition / "_vintage.json").read_text())
-        if name == "person_returns":  # one file per linkage delta: the fixture has one
-            assert sorted(p.name for p in partition.glob("*.parquet")) == list(
-                vintage["segments"].values())
-            assert len(vintage["segments"]) == 1
-        else:
-            assert (partition / "part-0.parquet").exists()
-        assert vintage["identity"]
+        files = record.paths(name)
+        assert files and all((settings.warehouse / f).is_file() for f in files), name
+    assert len(record.segments) == 1  # one file per linkage delta: the fixture has one
+    assert record.files["person_returns"] == tuple(record.segments.values())
     assert (settings.warehouse / CATALOG_FILE).exists()
 
 
 def test_two_vintages_keep_first_published_and_latest(settings: Settings) -> None:
     for as_of in (d(12), d(13)):
         stage_linkage(settings, as_of)
-        publish_as_of(settings, as_of)
+        publish_and_approve(settings, as_of)
     con = duckdb.connect(str(settings.warehouse / CATALOG_FILE), read_only=True)
     try:
         revised = con.execute(
@@ -72,16 +80,19 @@ def test_ledger_imbalance_writes_nothing(settings: Settings) -> None:
     with pytest.raises(LedgerImbalance, match="42_20200213_v1/workers.csv"):
         publish_as_of(settings, d(13))
     assert not any((settings.warehouse / name).exists() for name in TABLES)
+    assert history(locate(settings.warehouse)) == []
 
 
 def test_rerun_replaces_the_day_and_keeps_the_earlier_vintage(settings: Settings) -> None:
     for as_of in (d(12), d(13)):
         stage_linkage(settings, as_of)
         publish_as_of(settings, as_of)
-    first12 = (settings.warehouse / "national_summary" / "as_of=2020-02-12" / "part-0.parquet")
+    record12 = current_commit(locate(settings.warehouse), d(12))
+    first12 = settings.warehouse / record12.paths("national_summary")[0]
     before = first12.stat().st_mtime_ns
     publish_as_of(settings, d(13))
     assert first12.stat().st_mtime_ns == before
+    assert current_commit(locate(settings.warehouse), d(12)) == record12
     frame = read_table(settings.warehouse, "national_summary")
     assert sorted(set(frame["as_of"])) == [d(12), d(13)]
     assert len(frame) == 3 + 4
@@ -92,7 +103,7 @@ def test_a_late_package_revises_the_earlier_day_and_shows_in_revisions(settings:
     # vintage of 02-12 cannot know them, the vintage of 02-13 revises 02-12.
     for as_of in (d(12), d(13)):
         stage_linkage(settings, as_of)
-        publish_as_of(settings, as_of)
+        publish_and_approve(settings, as_of)
     con = duckdb.connect(str(settings.warehouse / CATALOG_FILE), read_only=True)
     try:
         rows = con.execute(
@@ -108,19 +119,42 @@ def test_a_late_package_revises_the_earlier_day_and_shows_in_revisions(settings:
     assert unrevised == (0,)  # 02-10 was complete when first published
 
 
-def test_rerunning_a_day_gives_byte_identical_partitions(settings: Settings) -> None:
+def test_a_rerun_that_changes_no_figure_keeps_the_approval_and_the_delivery(
+        settings: Settings) -> None:
     stage_linkage(settings, d(13))
-    first = publish_as_of(settings, d(13))
-    files = {path.relative_to(settings.warehouse): path
-             for name in TABLES for path in (settings.warehouse / name).rglob("*") if path.is_file()}
-    assert len(files) >= 2 * len(TABLES)  # every partition: its files and _vintage.json
-    before = {name: path.read_bytes() for name, path in files.items()}
-    frames = {name: read_table(settings.warehouse, name) for name in TABLES}
+    first = publish_and_approve(settings, d(13))
+    record_delivery(settings.warehouse, d(13), "sent")
+    frames = {name: read_table(settings.warehouse, name) for name in TABLES if name != "vintages"}
     second = publish_as_of(settings, d(13))
-    assert second == first
-    assert {path.relative_to(settings.warehouse) for name in TABLES
-            for path in (settings.warehouse / name).rglob("*") if path.is_file()} == set(files)
-    for name, path in files.items():
-        assert path.read_bytes() == before[name], name
-    for name in TABLES:
-        pd.testing.assert_frame_equal(read_table(settings.warehouse, name), frames[name])
+    assert second["commit"] != first["commit"] and second["status"] == "approved"
+    assert second["corrects"] is None
+    vintage = read_table(settings.warehouse, "vintages").iloc[0]
+    assert (vintage["status"], vintage["approved_by"], vintage["delivery"]) == (
+        "approved", "test", "sent")
+    for name, frame in frames.items():
+        pd.testing.assert_frame_equal(read_table(settings.warehouse, name), frame, obj=name)
+
+
+def test_a_rerun_that_changes_an_approved_days_figures_is_held_as_its_correction(
+        settings: Settings) -> None:
+    stage_linkage(settings, d(12))
+    approved = publish_and_approve(settings, d(12))
+    sent = record_delivery(settings.warehouse, d(12), "sent")
+    # A province's package for 02-12 accepted after the approval (a late arrival).
+    late = inputs_as_of(d(12)).ledger
+    row = late.iloc[[0]].assign(package="44_20200212_v1", province="44", file="workers.csv",
+                                report_date=d(12), version=1, status="accepted", reason=None,
+                                rows_received=0, rows_accepted=0, rows_quarantined=0)
+    sys.modules["returnstats.validation.staging"].ledgers[d(12)] = pd.concat([late, row])
+    changed = publish_as_of(settings, d(12))
+    assert changed["headline"]["provinces_reporting"] == approved["headline"][
+        "provinces_reporting"] + 1
+    assert changed["status"] == "held" and "needs approval again" in changed["reason"]
+    assert changed["corrects"] == sent.id  # the newest record of the approved figures
+    vintage = read_table(settings.warehouse, "vintages").iloc[0]
+    assert vintage["delivery"] == "none" and pd.isna(vintage["approved_by"])
+    con = duckdb.connect(str(settings.warehouse / CATALOG_FILE), read_only=True)
+    try:  # the corrected figures are not published until approved
+        assert con.execute("SELECT count(*) FROM latest_national_summary").fetchone() == (0,)
+    finally:
+        con.close()

@@ -1,5 +1,5 @@
-"""The DuckDB catalog of SPEC §6: views per table, latest_<table>, revisions; DuckDB and
-SQLAlchemy clients."""
+"""The DuckDB catalog of SPEC §6: views per table over the committed vintages,
+latest_<table> (the newest approved vintage), revisions; DuckDB and SQLAlchemy clients."""
 
 from __future__ import annotations
 
@@ -10,31 +10,29 @@ import duckdb
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from returnstats.warehouse.catalog import CATALOG_FILE, refresh_catalog
-from returnstats.warehouse.schema import NATIONAL_SUMMARY, TABLES
-from returnstats.warehouse.store import write_partition
+from returnstats.release import approve, reject
+from returnstats.warehouse.catalog import CATALOG_FILE
+from returnstats.warehouse.schema import TABLES
 
-D10, D11, D12 = date(2020, 2, 10), date(2020, 2, 11), date(2020, 2, 12)
+from tests.warehouse.conftest import commit, summary
 
-
-def summary(rows: list[tuple[date, int, int]]) -> pd.DataFrame:
-    """national_summary rows from (date, returns_new, key_enterprises_resolved_cumulative)."""
-    out = []
-    for day, new, resolved in rows:
-        row = dict.fromkeys(NATIONAL_SUMMARY.column_names, 0)
-        row.update(date=day, returns_new=new, key_enterprises_resolved_cumulative=resolved)
-        out.append(row)
-    return pd.DataFrame(out)
+D10, D11, D12, D13 = (date(2020, 2, d) for d in (10, 11, 12, 13))
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
-    write_partition(tmp_path, NATIONAL_SUMMARY, D11, summary([(D10, 5, 1), (D11, 2, 1)]))
+    commit(tmp_path, D11, national_summary=summary([(D10, 5, 1), (D11, 2, 1)]))
     # A late package revises 02-10's returns and 02-11's resolved enterprises.
-    write_partition(tmp_path, NATIONAL_SUMMARY, D12,
-                    summary([(D10, 8, 1), (D11, 2, 3), (D12, 4, 3)]))
-    refresh_catalog(tmp_path)
+    commit(tmp_path, D12, national_summary=summary([(D10, 8, 1), (D11, 2, 3), (D12, 4, 3)]))
     return tmp_path
+
+
+def _rows(warehouse: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(warehouse / CATALOG_FILE), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 def test_catalog_has_a_view_and_a_latest_view_per_table_plus_revisions(warehouse: Path) -> None:
@@ -105,16 +103,35 @@ def test_views_read_absolute_paths_from_any_working_directory(
         con.close()
 
 
-def test_refresh_swaps_the_file_and_sees_new_partitions(warehouse: Path) -> None:
+def test_each_commit_swaps_the_catalog_in_and_it_sees_the_new_vintage(warehouse: Path) -> None:
     before = (warehouse / CATALOG_FILE).stat().st_ino
-    write_partition(warehouse, NATIONAL_SUMMARY, date(2020, 2, 13),
-                    summary([(D10, 8, 1), (D11, 2, 3), (D12, 4, 3), (date(2020, 2, 13), 1, 3)]))
-    refresh_catalog(warehouse)
+    commit(warehouse, D13,
+           national_summary=summary([(D10, 8, 1), (D11, 2, 3), (D12, 4, 3), (D13, 1, 3)]))
     assert (warehouse / CATALOG_FILE).stat().st_ino != before
     assert not list((warehouse / ".tmp").glob("*.duckdb*"))
-    con = duckdb.connect(str(warehouse / CATALOG_FILE), read_only=True)
-    try:
-        assert con.execute("SELECT max(as_of) FROM latest_national_summary").fetchone() == (
-            date(2020, 2, 13),)
-    finally:
-        con.close()
+    assert _rows(warehouse, "SELECT max(as_of) FROM latest_national_summary") == [(D13,)]
+
+
+def test_latest_is_the_newest_approved_vintage_and_held_or_rejected_ones_never_show(
+        warehouse: Path) -> None:
+    commit(warehouse, D13, status="held",
+           national_summary=summary([(D10, 8, 1), (D11, 2, 3), (D12, 4, 3), (D13, 0, 3)]))
+    latest = "SELECT DISTINCT as_of FROM latest_national_summary"
+    assert _rows(warehouse, latest) == [(D12,)]
+    assert _rows(warehouse, "SELECT as_of, status FROM vintages ORDER BY as_of") == [
+        (D11, "approved"), (D12, "approved"), (D13, "held")]
+    assert _rows(warehouse, "SELECT count(*) FROM national_summary WHERE as_of = DATE '2020-02-13'"
+                 ) == [(4,)], "a held vintage is committed: the all-vintages view shows it"
+    reject(warehouse, D12, by="reviewer", reason="a province's figures are wrong")
+    assert _rows(warehouse, latest) == [(D11,)]
+    approve(warehouse, D13, by="reviewer")
+    assert _rows(warehouse, latest) == [(D13,)]
+    assert _rows(warehouse, "SELECT status, approved_by, reason FROM vintages WHERE as_of = "
+                 "DATE '2020-02-12'") == [("rejected", "reviewer", "a province's figures are wrong")]
+
+
+def test_views_read_only_the_files_a_commit_names(warehouse: Path) -> None:
+    stray = warehouse / "national_summary" / "as_of=2020-02-12" / "part-stray.parquet"
+    summary([(D10, 1000, 0)]).to_parquet(stray)
+    commit(warehouse, D13, national_summary=summary([(D13, 1, 0)]))  # rebuilds the catalog
+    assert _rows(warehouse, "SELECT max(returns_new) FROM national_summary") == [(8,)]

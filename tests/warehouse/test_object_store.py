@@ -1,6 +1,6 @@
 """The warehouse on an object store (SPEC §6: "a root directory or object-store URL"),
-through fsspec's in-memory filesystem: the same layout, written and read back with
-pyarrow/fsspec; nothing but the partition objects is written."""
+through fsspec's in-memory filesystem: the same layout and commit records, written and
+read back with pyarrow/fsspec; no lock file, no `.tmp/`, no catalog."""
 
 from __future__ import annotations
 
@@ -11,21 +11,17 @@ from pathlib import Path
 import fsspec
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 from returnstats.figures.publish import publish_tables
-from returnstats.warehouse.schema import NATIONAL_SUMMARY, TABLES
-from returnstats.warehouse.store import locate, read_table, recover, write_partition
+from returnstats.warehouse.location import locate
+from returnstats.warehouse.schema import TABLES
+from returnstats.warehouse.store import read_table, recover
 from upath import UPath
 
+from tests.warehouse.conftest import commit, summary
+
 D1, D2 = date(2020, 2, 10), date(2020, 2, 11)
-
-
-def summary(as_of: date, returns_new: int) -> pd.DataFrame:
-    row = dict.fromkeys(NATIONAL_SUMMARY.column_names, 0)
-    row.update(date=as_of, returns_new=returns_new, returns_cumulative=returns_new)
-    return pd.DataFrame([row])
 
 
 @pytest.fixture
@@ -41,57 +37,52 @@ def objects(url: str) -> list[str]:
     return sorted(p.removeprefix(base + "/") for p in fs.find(url))
 
 
-def test_partition_is_one_object_at_the_hive_key(url: str) -> None:
-    written = write_partition(url, NATIONAL_SUMMARY, D1, summary(D1, 5))
-    assert written.startswith("memory://")
-    assert written.endswith(f"{url[len('memory://'):]}/national_summary/as_of=2020-02-10/part-0.parquet")
-    assert objects(url) == ["national_summary/as_of=2020-02-10/part-0.parquet"]  # no .tmp, .lock
-    with fsspec.open(written, "rb") as handle:
+def test_a_commit_is_data_objects_then_one_record(url: str) -> None:
+    record = commit(url, D1, national_summary=summary([(D1, 5, 0)]))
+    assert objects(url) == [  # no .tmp, no .lock, no catalog
+        "_commits/as_of=2020-02-10/00000001.json",
+        f"national_summary/as_of=2020-02-10/part-{record.id}.parquet",
+        f"vintages/as_of=2020-02-10/part-{record.id}.parquet",
+    ]
+    with fsspec.open(f"{url}/{record.paths('national_summary')[0]}", "rb") as handle:
         assert pq.read_table(handle).column("returns_new").to_pylist() == [5]
 
 
-def test_rewrite_replaces_its_partition_and_leaves_others_untouched(url: str) -> None:
-    write_partition(url, NATIONAL_SUMMARY, D1, summary(D1, 1))
-    write_partition(url, NATIONAL_SUMMARY, D2, summary(D2, 2))
+def test_a_rerun_replaces_its_date_and_leaves_others_untouched(url: str) -> None:
+    commit(url, D1, national_summary=summary([(D1, 1, 0)]))
+    other = commit(url, D2, national_summary=summary([(D2, 2, 0)]))
     fs = fsspec.filesystem("memory")
-    other = f"{url}/national_summary/as_of=2020-02-11/part-0.parquet"
-    before = fs.cat_file(other)
-    write_partition(url, NATIONAL_SUMMARY, D1, summary(D1, 7))
+    before = fs.cat_file(f"{url}/{other.paths('national_summary')[0]}")
+    commit(url, D1, national_summary=summary([(D1, 7, 0)]))
     frame = read_table(url, "national_summary")
     assert frame[["as_of", "returns_new"]].values.tolist() == [[D1, 7], [D2, 2]]
-    assert fs.cat_file(other) == before
-    assert recover(url) == []
+    assert fs.cat_file(f"{url}/{other.paths('national_summary')[0]}") == before
+    assert recover(url) == [], "the superseded files are within the retention"
 
 
 def test_read_table_is_the_same_from_a_url_a_upath_and_a_local_copy(
     url: str, tmp_path: Path
 ) -> None:
     for root in (url, tmp_path):
-        write_partition(root, NATIONAL_SUMMARY, D1, summary(D1, 3))
-        write_partition(root, NATIONAL_SUMMARY, D2, summary(D2, 4))
+        commit(root, D1, national_summary=summary([(D1, 3, 0)]))
+        commit(root, D2, national_summary=summary([(D2, 4, 0)]))
     local = read_table(tmp_path, "national_summary")
     pd.testing.assert_frame_equal(read_table(url, "national_summary"), local)
     pd.testing.assert_frame_equal(read_table(UPath(url), "national_summary"), local)
     assert read_table(url, "national_summary", D2)["returns_new"].tolist() == [4]
 
 
-def test_pyarrow_reads_the_object_store_as_a_hive_dataset(url: str) -> None:
-    write_partition(url, NATIONAL_SUMMARY, D1, summary(D1, 3))
-    write_partition(url, NATIONAL_SUMMARY, D2, summary(D2, 4))
-    location = locate(url)
-    dataset = ds.dataset(f"{location.path}/national_summary", filesystem=location.fs,
-                         format="parquet", partitioning="hive")
-    rows = dataset.to_table().sort_by("returns_new").to_pylist()
-    assert [(r["as_of"], r["returns_new"]) for r in rows] == [
-        ("2020-02-10", 3), ("2020-02-11", 4)]
-
-
-def test_publish_to_an_object_store_writes_every_table_and_no_catalog(url: str) -> None:
-    tables = {name: table.schema.empty_table() for name, table in TABLES.items()}
-    tables["national_summary"] = pa.Table.from_pandas(summary(D1, 2), preserve_index=False)
-    publish_tables(UPath(url), D1, tables)
-    assert objects(url) == [f"{name}/as_of=2020-02-10/part-0.parquet" for name in sorted(TABLES)]
+def test_publish_to_an_object_store_writes_every_table_held(url: str) -> None:
+    tables = {name: table.schema.empty_table() for name, table in TABLES.items()
+              if name != "vintages"}
+    tables["national_summary"] = pa.Table.from_pandas(summary([(D1, 2, 0)]), preserve_index=False)
+    for name in ("returns_daily", "enterprises_daily"):
+        tables[name] = TABLES[name].schema.empty_table()
+    summary_ = publish_tables(UPath(url), D1, tables)
+    assert summary_["status"] == "held"
+    assert {p.split("/")[0] for p in objects(url)} == {"_commits", *TABLES}
     assert read_table(url, "national_summary")["returns_new"].tolist() == [2]
+    assert read_table(url, "vintages")["status"].tolist() == ["held"]
     assert read_table(url, "ledger").empty
 
 

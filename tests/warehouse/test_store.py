@@ -1,179 +1,174 @@
-"""Atomic partition writes of SPEC §6: replace one as_of, never touch another, survive a crash."""
+"""Data files and commit records of SPEC §6: a vintage is visible only once its record is
+written, a rerun replaces its date and no other, what no record names is removed."""
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
-from returnstats.warehouse import store
-from returnstats.warehouse.schema import NATIONAL_SUMMARY, RETURNS_DAILY, TABLES
+from returnstats.warehouse.commits import current_commit, history
+from returnstats.warehouse.location import locate
+from returnstats.warehouse.schema import NATIONAL_SUMMARY, PERSON_RETURNS, RETURNS_DAILY, TABLES
 from returnstats.warehouse.store import (
+    RETENTION,
     SchemaMismatch,
-    partition_dir,
+    Segments,
     read_table,
     recover,
-    write_partition,
+    write_segments,
 )
+
+from tests.warehouse.conftest import commit, summary
 
 REPO = Path(__file__).resolve().parents[2]
 D1, D2 = date(2020, 2, 10), date(2020, 2, 11)
 
 
-def summary(as_of: date, returns_new: int) -> pd.DataFrame:
-    row = {c: 0 for c in NATIONAL_SUMMARY.column_names}
-    row.update(date=as_of, returns_new=returns_new, returns_cumulative=returns_new)
-    return pd.DataFrame([row])
-
-
-def test_partition_path_and_exact_schema(tmp_path: Path) -> None:
-    path = write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 5))
-    assert path == tmp_path / "national_summary" / "as_of=2020-02-10" / "part-0.parquet"
+def test_a_commit_names_its_files_and_the_table_reads_back_with_its_exact_schema(
+        tmp_path: Path) -> None:
+    record = commit(tmp_path, D1, national_summary=summary([(D1, 5, 0)]))
+    assert record.paths("national_summary") == [
+        f"national_summary/as_of=2020-02-10/part-{record.id}.parquet"]
+    assert (tmp_path / record.paths("national_summary")[0]).is_file()
     frame = read_table(tmp_path, "national_summary")
     assert list(frame.columns) == ["as_of", *NATIONAL_SUMMARY.column_names]
     assert frame.loc[0, "as_of"] == D1 and frame.loc[0, "date"] == D1
     assert frame["returns_new"].dtype == "int64"
+    vintages = read_table(tmp_path, "vintages")
+    assert vintages[["as_of", "status", "provinces_reporting"]].values.tolist() == [
+        [D1, "approved", 31]]
 
 
-def test_missing_or_extra_column_fails_loudly(tmp_path: Path) -> None:
+def test_missing_or_extra_column_fails_loudly_and_commits_nothing(tmp_path: Path) -> None:
     with pytest.raises(SchemaMismatch, match="missing columns \\['returns_new'\\]"):
-        write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 1).drop(columns="returns_new"))
+        commit(tmp_path, D1, national_summary=summary([(D1, 1, 0)]).drop(columns="returns_new"))
     with pytest.raises(SchemaMismatch, match="extra columns \\['surprise'\\]"):
-        write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 1).assign(surprise=1))
-    assert not (tmp_path / "national_summary").exists()
+        commit(tmp_path, D1, national_summary=summary([(D1, 1, 0)]).assign(surprise=1))
+    assert current_commit(locate(tmp_path), D1) is None
 
 
 def test_value_that_does_not_fit_its_type_fails(tmp_path: Path) -> None:
     with pytest.raises(pa.ArrowInvalid):
-        write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 1).assign(returns_new=1.5))
+        commit(tmp_path, D1, national_summary=summary([(D1, 1, 0)]).assign(returns_new=1.5))
 
 
 def test_zero_rows_still_write_a_readable_file(tmp_path: Path) -> None:
-    empty = pd.DataFrame({c: [] for c in RETURNS_DAILY.column_names})
-    path = write_partition(tmp_path, RETURNS_DAILY, D1, empty)
-    assert path.exists()
+    commit(tmp_path, D1, returns_daily=pd.DataFrame({c: [] for c in RETURNS_DAILY.column_names}))
     frame = read_table(tmp_path, "returns_daily", D1)
     assert frame.empty and list(frame.columns) == ["as_of", *RETURNS_DAILY.column_names]
 
 
-def test_rewrite_replaces_its_partition_and_leaves_others_untouched(tmp_path: Path) -> None:
-    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 1))
-    other = write_partition(tmp_path, NATIONAL_SUMMARY, D2, summary(D2, 2))
-    other_stat = other.stat()
-    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 7))
+def test_a_rerun_replaces_its_date_and_leaves_other_dates_untouched(tmp_path: Path) -> None:
+    commit(tmp_path, D1, national_summary=summary([(D1, 1, 0)]))
+    other = commit(tmp_path, D2, national_summary=summary([(D2, 2, 0)]))
+    other_file = tmp_path / other.paths("national_summary")[0]
+    other_stat = other_file.stat()
+    rerun = commit(tmp_path, D1, national_summary=summary([(D1, 7, 0)]))
+    assert rerun.seq == 2
     frame = read_table(tmp_path, "national_summary")
     assert frame[["as_of", "returns_new"]].values.tolist() == [[D1, 7], [D2, 2]]
-    assert other.stat().st_ino == other_stat.st_ino and other.stat().st_mtime_ns == other_stat.st_mtime_ns
-    assert not (tmp_path / ".trash").exists()
-    assert not any((tmp_path / ".tmp").iterdir())
+    assert other_file.stat().st_mtime_ns == other_stat.st_mtime_ns
+    assert [c.seq for c in history(locate(tmp_path), D1)] == [1, 2]
 
 
-def test_recover_restores_a_trashed_partition_whose_slot_is_empty(tmp_path: Path) -> None:
-    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 3))
-    slot = partition_dir(tmp_path, "national_summary", D1)
-    # A crash of the directory swap of earlier versions: the old partition renamed
-    # aside, the new one not yet renamed in.
-    trashed = tmp_path / ".trash" / "00000000000000000001-x" / "national_summary" / slot.name
-    trashed.parent.mkdir(parents=True)
-    os.rename(slot, trashed)
+def test_recover_keeps_recent_records_and_removes_what_no_record_names(tmp_path: Path) -> None:
+    first = commit(tmp_path, D1, national_summary=summary([(D1, 1, 0)]))
+    second = commit(tmp_path, D1, national_summary=summary([(D1, 2, 0)]))
+    orphan = tmp_path / "national_summary" / "as_of=2020-02-10" / "part-killed-before-commit.parquet"
+    orphan.write_bytes(b"half")
     (tmp_path / ".tmp" / "half-written").mkdir(parents=True)
-    assert recover(tmp_path) == [slot]
-    assert read_table(tmp_path, "national_summary", D1)["returns_new"].tolist() == [3]
-    assert not any((tmp_path / ".trash").iterdir()) and not any((tmp_path / ".tmp").iterdir())
+    old_file = tmp_path / first.paths("national_summary")[0]
+
+    assert recover(tmp_path) == [str(orphan.relative_to(tmp_path))]
+    assert old_file.is_file(), "a record younger than the retention keeps its files"
+    later = datetime.now(UTC) + RETENTION + timedelta(minutes=1)
+    removed = recover(tmp_path, now=later)
+    assert not old_file.exists() and first.paths("national_summary")[0] in removed
+    assert (tmp_path / second.paths("national_summary")[0]).is_file()
+    assert read_table(tmp_path, "national_summary", D1)["returns_new"].tolist() == [2]
+    assert not (tmp_path / ".tmp").exists()
 
 
-def test_recover_drops_trash_of_a_completed_swap(tmp_path: Path) -> None:
-    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 9))
-    stale = tmp_path / ".trash" / "00000000000000000001-x" / "national_summary" / "as_of=2020-02-10"
-    stale.mkdir(parents=True)
-    assert recover(tmp_path) == []
-    assert read_table(tmp_path, "national_summary", D1)["returns_new"].tolist() == [9]
-    assert not stale.exists()
+def test_segments_are_linked_from_their_base_and_written_once(tmp_path: Path) -> None:
+    def persons(keys: list[str]) -> pa.Table:
+        rows = [{c.name: None for c in PERSON_RETURNS.columns} | {
+            "person_key": k, "return_date": D1, "n_records": 1, "source_records": []}
+            for k in keys]
+        return pa.Table.from_pylist(rows, schema=PERSON_RETURNS.schema)
+
+    location = locate(tmp_path)
+    base = Segments("a" * 32, written={0: persons(["k1", "k2"]), 1: persons(["k3"])})
+    assert write_segments(location, PERSON_RETURNS, D1, base) == 3
+    base_dir = f"person_returns/as_of={D1}"
+    kept = Segments("b" * 32, written={2: persons(["k4"])}, kept={0: base.file_name(0)},
+                    base=base_dir)
+    assert write_segments(location, PERSON_RETURNS, D2, kept) == 3
+    linked = tmp_path / f"person_returns/as_of={D2}" / base.file_name(0)
+    assert linked.stat().st_ino == (tmp_path / base_dir / base.file_name(0)).stat().st_ino
+    assert sorted(kept.files()) == [0, 2]
 
 
 _KILLED_WRITER = textwrap.dedent(
     """
-    import os, sys, time
+    import sys, time
     from datetime import date
     from pathlib import Path
     import pandas as pd
-    from returnstats.warehouse import store
+    from returnstats.warehouse import commits, vintages
     from returnstats.warehouse.schema import NATIONAL_SUMMARY
 
     root, ready = Path(sys.argv[1]), Path(sys.argv[2])
 
-    def hang_instead_of_replacing(built, slot, root):
-        ready.touch()  # the new partition is complete in .tmp/, the old one still in its slot
+    def hang_instead_of_committing(location, commit):
+        ready.touch()  # every file is written, the record is not
         time.sleep(60)
 
-    store.exchange = hang_instead_of_replacing
-    row = {c: 0 for c in NATIONAL_SUMMARY.column_names}
+    vintages.write_commit = hang_instead_of_committing
+    row = dict.fromkeys(NATIONAL_SUMMARY.column_names, 0)
     row.update(date=date(2020, 2, 10), returns_new=999)
-    store.write_partition(root, NATIONAL_SUMMARY, date(2020, 2, 10), pd.DataFrame([row]))
+    import pyarrow as pa
+    vintages.commit_vintage(root, date(2020, 2, 10),
+                            {"national_summary": pa.Table.from_pylist([row])},
+                            status="approved", reason=None, provinces_reporting=31,
+                            key_fingerprint=None)
     """
 )
 
 
-def test_writer_killed_before_the_replace_leaves_the_previous_partition_in_place(
-    tmp_path: Path,
-) -> None:
-    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 4))
+def test_a_writer_killed_before_its_record_leaves_the_previous_vintage(tmp_path: Path) -> None:
+    commit(tmp_path, D1, national_summary=summary([(D1, 4, 0)]))
     ready = tmp_path / "ready"
     env = {**os.environ, "PYTHONPATH": str(REPO / "plugins")}
     writer = subprocess.Popen(
-        [sys.executable, "-c", _KILLED_WRITER, str(tmp_path), str(ready)], env=env
-    )
+        [sys.executable, "-c", _KILLED_WRITER, str(tmp_path), str(ready)], env=env)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not ready.exists():
-            assert writer.poll() is None, "writer exited before reaching the replace"
-            assert time.monotonic() < deadline, "writer never reached the replace"
+            assert writer.poll() is None, "writer exited before reaching the commit"
+            assert time.monotonic() < deadline, "writer never reached the commit"
             time.sleep(0.05)
         writer.send_signal(signal.SIGKILL)
         writer.wait(timeout=10)
     finally:
         if writer.poll() is None:
             writer.kill()
-    # No recover needed to read: the slot was never empty.
+    partition = tmp_path / "national_summary" / "as_of=2020-02-10"
+    assert len(list(partition.glob("*.parquet"))) == 2  # the killed writer's file is there
     assert read_table(tmp_path, "national_summary", D1)["returns_new"].tolist() == [4]
-    assert list((tmp_path / ".tmp").rglob("*.parquet"))  # the killed writer's leftovers
-    recover(tmp_path)  # the lock the killed writer held is free again
-    assert not any((tmp_path / ".tmp").iterdir())
-    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 5))
+    commit(tmp_path, D1, national_summary=summary([(D1, 5, 0)]))  # the lock is free again
     assert read_table(tmp_path, "national_summary", D1)["returns_new"].tolist() == [5]
+    assert len(list(partition.glob("*.parquet"))) == 2, "the next writer removed the orphan"
 
 
 def test_read_table_of_an_unpublished_table_is_empty_with_its_columns(tmp_path: Path) -> None:
     frame = read_table(tmp_path, "ledger")
     assert frame.empty and list(frame.columns) == ["as_of", *TABLES["ledger"].column_names]
-
-
-def test_where_directories_cannot_be_exchanged_the_partition_is_replaced_in_two_renames(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # ext4 here can exchange; NFS answers EINVAL, which this stands in for.
-    monkeypatch.setattr(store, "_renameat2_exchange", lambda a, b: errno.EINVAL)
-    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 1))
-    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 2))
-    assert read_table(tmp_path, "national_summary", D1)["returns_new"].tolist() == [2]
-    assert not any((tmp_path / ".trash").iterdir()) and not any((tmp_path / ".tmp").iterdir())
-
-
-def test_an_exchange_that_fails_otherwise_fails_loudly_and_keeps_the_partition(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 1))
-    monkeypatch.setattr(store, "_renameat2_exchange", lambda a, b: errno.EACCES)
-    with pytest.raises(OSError, match="cannot put .* in place of .*national_summary"):
-        write_partition(tmp_path, NATIONAL_SUMMARY, D1, summary(D1, 2))
-    assert read_table(tmp_path, "national_summary", D1)["returns_new"].tolist() == [1]
-    assert not any((tmp_path / ".tmp").iterdir())

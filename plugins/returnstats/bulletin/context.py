@@ -1,7 +1,7 @@
 """Everything the bulletin shows for an as-of date D, read from the warehouse (SPEC §5–7).
 
-The warehouse is read with DuckDB `read_parquet(hive_partitioning)`, only vintages with
-as_of ≤ D. Tables published in the bulletin are built here, already suppressed, so the
+The warehouse is read through the views of its commit records (`warehouse.catalog`),
+only committed vintages with as_of ≤ D. Tables published in the bulletin are built here, already suppressed, so the
 templates, the CSV files, the charts and the read-back check all see the same cells.
 """
 
@@ -12,11 +12,10 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from returnstats.config import Settings
 from returnstats.reference import REGIONS, Province, provinces
-from returnstats.warehouse.schema import TABLES
+from returnstats.warehouse.catalog import create_views
 
 from .labels import FIGURE_LABELS, rule_id, rule_label
 from .rounding import exact_number, headline_number
@@ -189,20 +188,11 @@ class WarehouseEmpty(LookupError):
 
 # -- reading -------------------------------------------------------------------------
 
-def _connect(warehouse: Path, as_of: date) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with one view per warehouse table, vintages as_of ≤ D only."""
+def _connect(warehouse, as_of: date) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with one view per warehouse table over the committed vintages
+    with as_of ≤ D (what the commit records name, never a directory listing)."""
     con = duckdb.connect()
-    for name, table in TABLES.items():
-        files = sorted((warehouse / name).glob("as_of=*/*.parquet"))
-        if files:
-            rel = con.read_parquet(
-                [str(f) for f in files], hive_partitioning=True
-            )
-        else:
-            empty = pa.Table.from_batches([], table.schema.append(pa.field("as_of", pa.date32())))
-            rel = con.from_arrow(empty)
-        rel.filter(duckdb.ColumnExpression("as_of") <= duckdb.ConstantExpression(as_of)) \
-            .create_view(name)
+    create_views(con, warehouse, upto=as_of)
     return con
 
 

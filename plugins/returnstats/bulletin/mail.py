@@ -1,14 +1,16 @@
 """The bulletin e-mail: building it, and delivering it once (SPEC §7).
 
 Headers come from configuration and constants only, never from warehouse or input data.
-Sending is a callable supplied by the DAG (Airflow's SmtpHook); without one the message
-is written to `<output>/outbox/<D>.eml`. A marker per as-of date and bulletin digest
-under `<output>/outbox/sent/` keeps a rerun from sending the same bulletin again.
+Only an approved vintage's bulletin goes out. Sending is a callable supplied by the DAG
+(an Airflow SMTP connection); without one the message is written to
+`<output>/outbox/<D>.eml` and the vintage's delivery becomes `outbox`; a later run with
+SMTP configured sends it (`send_outbox`). Delivery is `sent` only once an SMTP server has
+accepted the message. The delivery state lives in the `vintages` table, so a rerun that
+changes nothing does not send the same bulletin again unless forced.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -17,11 +19,14 @@ from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 
+from returnstats import release
 from returnstats.config import Settings
+from returnstats.warehouse.commits import current_commits
+from returnstats.warehouse.location import locate
 
 from .render import SUBJECT, BulletinFiles, content_id
 
-DIGEST_HEADER = "X-Returnstats-Digest"
+VINTAGE_HEADER = "X-Returnstats-Vintage"
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
@@ -40,7 +45,7 @@ def validate_address(address: str) -> str:
 
 
 def build_message(settings: Settings, as_of: date, files: BulletinFiles,
-                  recipients: Sequence[str]) -> EmailMessage:
+                  recipients: Sequence[str], vintage: str = "") -> EmailMessage:
     """multipart/mixed: related(alternative(text, html), inline charts), PDF, CSV tables."""
     to = [validate_address(r) for r in recipients]
     if not to:
@@ -53,7 +58,8 @@ def build_message(settings: Settings, as_of: date, files: BulletinFiles,
     message["To"] = ", ".join(to)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
-    message[DIGEST_HEADER] = files.digest()
+    if vintage:  # the commit id of the vintage sent: a pipeline identifier, not input
+        message[VINTAGE_HEADER] = vintage
 
     text = (files.text["zh"].read_text(encoding="utf-8") + "\n" + "-" * 60 + "\n\n"
             + files.text["en"].read_text(encoding="utf-8"))
@@ -79,30 +85,12 @@ def build_message(settings: Settings, as_of: date, files: BulletinFiles,
     return message
 
 
-def _sent_marker(settings: Settings, as_of: date, digest: str) -> Path:
-    return settings.output / "outbox" / "sent" / f"{as_of.isoformat()}.{digest[:32]}.json"
+def outbox_path(settings: Settings, as_of: date) -> Path:
+    return settings.output / "outbox" / f"{as_of.isoformat()}.eml"
 
 
-def already_sent(settings: Settings, as_of: date, digest: str) -> bool:
-    return _sent_marker(settings, as_of, digest).is_file()
-
-
-def mark_sent(settings: Settings, as_of: date, digest: str, how: str = "sent") -> Path:
-    marker = _sent_marker(settings, as_of, digest)
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marker.with_name(marker.name + ".tmp")
-    tmp.write_text(json.dumps({"as_of": as_of.isoformat(), "digest": digest, "how": how}))
-    tmp.replace(marker)
-    return marker
-
-
-def write_outbox(settings: Settings, as_of: date, message: EmailMessage,
-                 force: bool = False) -> Path | None:
-    """Write `<output>/outbox/<D>.eml`; None when the same bulletin is already there."""
-    path = settings.output / "outbox" / f"{as_of.isoformat()}.eml"
-    digest = message[DIGEST_HEADER]
-    if path.is_file() and not force and digest and already_sent(settings, as_of, digest):
-        return None
+def _write_outbox(settings: Settings, as_of: date, message: EmailMessage) -> Path:
+    path = outbox_path(settings, as_of)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(message.as_bytes())
@@ -110,18 +98,49 @@ def write_outbox(settings: Settings, as_of: date, message: EmailMessage,
     return path
 
 
+def _archive_outbox(settings: Settings, as_of: date, vintage: str) -> None:
+    """Keep a sent outbox copy under `outbox/sent/` (the record of what went out)."""
+    path = outbox_path(settings, as_of)
+    archive = path.parent / "sent" / f"{as_of.isoformat()}-{vintage}.eml"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    path.replace(archive)
+
+
 def deliver(settings: Settings, as_of: date, message: EmailMessage,
             send: Callable[[EmailMessage], None] | None, force: bool = False) -> str:
-    """"sent", "written to outbox" or "already sent"; the same bulletin goes out once."""
-    digest = message[DIGEST_HEADER]
-    if not digest:
-        raise ValueError(f"message has no {DIGEST_HEADER} header; build it with build_message")
-    if already_sent(settings, as_of, digest) and not force:
+    """Send the bulletin of an approved vintage, or write it to the outbox; what was done.
+
+    `release.NotApproved` when the vintage is not approved. The same vintage is not sent
+    twice (nor written to the outbox twice) unless `force`."""
+    commit = release.require_approved(settings.warehouse, as_of)
+    if commit.delivery == "sent" and not force:
         return "already sent"
     if send is None:
-        write_outbox(settings, as_of, message, force=True)
-        mark_sent(settings, as_of, digest, how="outbox")
+        if commit.delivery == "outbox" and not force:
+            return "already in the outbox"
+        _write_outbox(settings, as_of, message)
+        release.record_delivery(settings.warehouse, as_of, "outbox")
         return "written to outbox"
     send(message)
-    mark_sent(settings, as_of, digest, how="smtp")
+    release.record_delivery(settings.warehouse, as_of, "sent")
+    outbox_path(settings, as_of).unlink(missing_ok=True)
     return "sent"
+
+
+def send_outbox(settings: Settings, send: Callable[[EmailMessage], None]) -> list[date]:
+    """Send every approved bulletin left in the outbox (delivery `outbox`), oldest first,
+    exactly as it was written; returns their as-of dates."""
+    from email import message_from_bytes
+    from email.policy import default
+
+    sent = []
+    location = locate(settings.warehouse)
+    for as_of, commit in current_commits(location).items():
+        path = outbox_path(settings, as_of)
+        if commit.status != "approved" or commit.delivery != "outbox" or not path.is_file():
+            continue
+        send(message_from_bytes(path.read_bytes(), policy=default))
+        release.record_delivery(settings.warehouse, as_of, "sent")
+        _archive_outbox(settings, as_of, commit.id)
+        sent.append(as_of)
+    return sent

@@ -13,8 +13,8 @@ campaign's persons and records; each is carried forward from the base vintage:
 - the ledger's `rows_merged`: the base's counts plus the delta's `merged.parquet`.
 
 The other tables are computed from the staged tables as on any day. The base is used
-only when every carried table of it says it was computed from exactly the chain this
-delta extends (`identity`); otherwise, and whenever anything does not add up (a retired
+only when its commit record says it was computed from exactly the chain this delta
+extends (`identity`); otherwise, and whenever anything does not add up (a retired
 key not where its delta says), publish computes the vintage in full. Both ways give the
 same tables (tests/figures/test_increment.py).
 """
@@ -36,16 +36,10 @@ import pyarrow.parquet as pq
 
 from returnstats.figures.sql import run_query
 from returnstats.linkage import store as linkage_store
+from returnstats.warehouse.commits import current_commit, partition_path
+from returnstats.warehouse.location import Root, locate
 from returnstats.warehouse.schema import PERSON_RETURNS, RETURNS_DAILY
-from returnstats.warehouse.store import (
-    PART_FILE,
-    Root,
-    Segments,
-    is_local,
-    locate,
-    partition_dir,
-    read_vintage,
-)
+from returnstats.warehouse.store import Segments
 
 MERGED_COUNTS = pa.schema([("package", pa.string()), ("file", pa.string()),
                            ("rows_merged", pa.int64())])
@@ -63,8 +57,9 @@ def identity(deltas: Sequence[str], campaign_start: date) -> str:
 class Increment:
     """What a day's increment reads: the base vintage's carried tables, and the delta."""
 
-    base: Path
-    """The base's person_returns partition (its segments are hard-linked from there)."""
+    base: str
+    """The base's person_returns partition, relative to the root (its segments are taken
+    over from there)."""
     segments: dict[int, str]
     returns_daily: pa.Table
     ledger: pa.Table
@@ -81,14 +76,14 @@ class Increment:
 
 def read_increment(root: Root, linkage_root: Path, base_as_of: date | None,
                    chain: linkage_store.Chain, campaign_start: date) -> Increment | None:
-    """The increment from the vintage of `base_as_of` to the state `chain`, or None when
-    that vintage cannot be the base: not local, absent, or computed from another chain."""
-    if base_as_of is None or not chain.deltas or not is_local(root):
+    """The increment from the committed vintage of `base_as_of` to the state `chain`, or
+    None when that vintage cannot be the base: absent, or computed from another chain."""
+    if base_as_of is None or not chain.deltas:
         return None
-    expected = identity(chain.deltas[:-1], campaign_start)
-    vintages = {name: read_vintage(root, name, base_as_of)
-                for name in ("person_returns", "returns_daily", "ledger")}
-    if any(v is None or v.get("identity") != expected for v in vintages.values()):
+    location = locate(root)
+    base = current_commit(location, base_as_of)
+    if base is None or base.identity != identity(chain.deltas[:-1], campaign_start) \
+            or not base.segments:
         return None
     delta = linkage_store.delta_dir(linkage_root, chain.deltas[-1])
     dropped_path, merged_path = delta / linkage_store.DROPPED_FILE, delta / linkage_store.MERGED_FILE
@@ -97,25 +92,26 @@ def read_increment(root: Root, linkage_root: Path, base_as_of: date | None,
     dropped = pq.read_table(dropped_path)
     if "retired_seq" not in dropped.column_names:
         return None
-    local = locate(root).local_path
-    base = partition_dir(local, "person_returns", base_as_of)
-    if "segments" not in vintages["person_returns"]:
-        return None
-    segments = {int(seq): name for seq, name in vintages["person_returns"]["segments"].items()}
+    partition = partition_path(PERSON_RETURNS.name, base_as_of)
     retired = {}
     for seq in pc.unique(dropped["retired_seq"]).to_pylist():
-        if seq not in segments:
+        if seq not in base.segments:
             return None
-        retired[seq] = pq.read_table(base / segments[seq])
+        retired[seq] = _read(location, f"{partition}/{base.segments[seq]}")
+    (returns_daily,), (ledger,) = (base.paths(RETURNS_DAILY.name), base.paths("ledger"))
     return Increment(
-        base=base, segments=segments,
-        returns_daily=pq.read_table(partition_dir(local, "returns_daily", base_as_of) / PART_FILE),
-        ledger=pq.read_table(partition_dir(local, "ledger", base_as_of) / PART_FILE,
-                             columns=["package", "file", "rows_merged"]),
+        base=partition, segments=dict(base.segments),
+        returns_daily=_read(location, returns_daily),
+        ledger=_read(location, ledger, columns=["package", "file", "rows_merged"]),
         seq=len(chain.deltas) - 1,
         persons=pq.read_table(delta / linkage_store.PERSONS_FILE),
         dropped=dropped, merged=pq.read_table(merged_path), retired=retired,
         identity=identity(chain.deltas, campaign_start), packages=chain.packages)
+
+
+def _read(location, relative: str, columns: list[str] | None = None) -> pa.Table:
+    with location.fs.open(location.join(relative), "rb") as handle:
+        return pq.read_table(handle, columns=columns)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The publish step of a day (SPEC §5–6): run `include/sql/` in DuckDB over the staged
-records and the linkage output, check the ledger, write each table's `as_of` partition
-atomically and refresh the DuckDB catalog.
+records and the linkage output, check the ledger, then write every table and commit the
+vintage in one atomic step (`warehouse/vintages.py`), held until approved
+(`returnstats.release`).
 
-On local storage a day is published by increment from the previous run's vintage when
-that vintage allows it (figures/increment.py), else in full; both give the same tables."""
+A day is published by increment from the previous run's vintage when that vintage allows
+it (figures/increment.py), else in full; both give the same tables."""
 
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ from returnstats.figures.increment import (
 )
 from returnstats.figures.sql import run_query
 from returnstats.reference import provinces
+from returnstats.release import Policy, figure_digests, publication
 from returnstats.validation.ledger import check_ledger as ledger_violations
-from returnstats.warehouse.catalog import refresh_catalog
+from returnstats.warehouse.location import Root
 from returnstats.warehouse.schema import (
     LEDGER,
     NATIONAL_SUMMARY,
@@ -37,15 +39,8 @@ from returnstats.warehouse.schema import (
     QUARANTINE,
     TABLES,
 )
-from returnstats.warehouse.store import (
-    Root,
-    Segments,
-    conform,
-    is_local,
-    recover,
-    write_partition,
-    write_segments,
-)
+from returnstats.warehouse.store import Segments, conform
+from returnstats.warehouse.vintages import commit_vintage
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +69,8 @@ RELATIONS: dict[str, pa.Schema] = {
 }
 
 Frame = pd.DataFrame | pa.Table
+COMPUTED = tuple(name for name in TABLES if name != "vintages")
+"""The tables publish computes; the commit writes `vintages`."""
 STAGED = ("enterprises", "ledger", "quarantine")
 """The staged tables publish reads, in the order of `FigureInputs`."""
 
@@ -162,11 +159,12 @@ def _vintage(inputs: FigureInputs, as_of: date, campaign_start: date,
 
 
 def compute_tables(inputs: FigureInputs, as_of: date, campaign_start: date) -> dict[str, pa.Table]:
-    """Every warehouse table for `as_of`, each cast to its schema (nothing written), from
-    all persons and records; person_returns is one table, its rows in person_key order."""
+    """Every warehouse table for `as_of` (but `vintages`, which the commit writes), each cast
+    to its schema (nothing written), from all persons and records; person_returns is one
+    table, its rows in person_key order."""
     tables = _compute_full(inputs, as_of, campaign_start)
     tables["person_returns"] = tables["person_returns"].drop_columns("seq")
-    return {name: conform(table, tables[name]) for name, table in TABLES.items()}
+    return {name: conform(TABLES[name], tables[name]) for name in COMPUTED}
 
 
 def _compute_full(inputs: FigureInputs, as_of: date, campaign_start: date) -> dict[str, pa.Table]:
@@ -186,7 +184,7 @@ def compute_segmented(inputs: FigureInputs, as_of: date, campaign_start: date,
     complete = people.num_rows == len(inputs.persons)
     vintage = identity(deltas, campaign_start) + ("" if complete else "-incomplete")
     persons = conform(PERSON_RETURNS, people.drop_columns("seq"))
-    result: Vintage = {name: conform(table, tables[name]) for name, table in TABLES.items()
+    result: Vintage = {name: conform(TABLES[name], tables[name]) for name in COMPUTED
                        if name != "person_returns"}
     result["person_returns"] = split_segments(persons, people["seq"], vintage)
     return result
@@ -197,7 +195,7 @@ def compute_by_increment(inputs: FigureInputs, carried: Carried, as_of: date,
     """The vintage `as_of` from the carried tables of an increment and the staged ones."""
     tables = _vintage(inputs, as_of, campaign_start, {
         "returns_daily": carried.returns_daily, "merged_counts": carried.merged_counts})
-    result: Vintage = {name: conform(table, tables[name]) for name, table in TABLES.items()
+    result: Vintage = {name: conform(TABLES[name], tables[name]) for name in COMPUTED
                        if name != "person_returns"}
     result["person_returns"] = carried.person_returns
     return result
@@ -221,39 +219,30 @@ def headline(national_summary: pa.Table, as_of: date) -> dict[str, int]:
     return {f: int(row[f]) for f in figures}
 
 
-def publish_tables(root: Root, as_of: date, tables: Vintage) -> dict:
-    """Clean up after a killed writer, check the ledger (before writing anything), write
-    every table's partition, refresh the catalog; returns the summary.
-
-    Each partition records the vintage's identity (`_vintage.json`) when it has one (a
-    later increment checks it on every table it carries). On an object store person_returns is one file and the DuckDB catalog is not
-    built (docs/warehouse.md)."""
-    recover(root)
+def publish_tables(root: Root, as_of: date, tables: Vintage, policy: Policy | None = None,
+                   key_fingerprint: str | None = None) -> dict:
+    """Check the ledger (before writing anything), then write every table and commit the
+    vintage `held` (`release.publication` says when it keeps an earlier approval);
+    returns the summary. `policy` says whether it may later be approved automatically."""
     check_ledger(tables["ledger"])
-    local = is_local(root)
+    figures = headline(tables["national_summary"], as_of)
+    digests = figure_digests(tables)
+    hold = (policy or Policy()).hold_reason(as_of, figures["provinces_reporting"])
+    state = publication(root, as_of, digests, hold)
     people = tables["person_returns"]
-    vintage = people.identity if isinstance(people, Segments) else None
-    rows = {}
-    for name, table in tables.items():
-        if isinstance(table, Segments) and local:
-            write_segments(root, TABLES[name], as_of, table)
-            rows[name] = table.rows()
-            continue
-        if isinstance(table, Segments):  # on an object store: one file of every segment
-            if table.kept:
-                raise ValueError(f"{root}: segments kept from a base need local storage")
-            table = pa.concat_tables([PERSON_RETURNS.schema.empty_table(), *table.written.values()]
-                                     ).sort_by("person_key")
-        write_partition(root, TABLES[name], as_of, table, identity=vintage)
-        rows[name] = table.num_rows
-    if local:
-        refresh_catalog(root)
-    else:
-        log.info("%s is an object store: no warehouse.duckdb (docs/warehouse.md)", root)
+    commit, rows = commit_vintage(
+        root, as_of, tables, status=state.status, reason=state.reason,
+        provinces_reporting=figures["provinces_reporting"], key_fingerprint=key_fingerprint,
+        identity=people.identity if isinstance(people, Segments) else None,
+        digests=digests, carried=state.carried, corrects=state.corrects)
     return {
         "as_of": as_of.isoformat(),
+        "commit": commit.id,
+        "status": commit.status,
+        "reason": commit.vintage["reason"],
+        "corrects": commit.corrects,
         "rows": rows,
-        "headline": headline(tables["national_summary"], as_of),
+        "headline": figures,
     }
 
 
@@ -266,31 +255,35 @@ def read_linkage(staging: Path, as_of: date) -> tuple[pa.Table, pa.Table]:
                        RECORD_PERSON_INPUT.names, person_seq=True)
 
 
-def publish_as_of(settings: Settings, as_of: date) -> dict:
-    """The DAG's publish task: the warehouse partitions of `as_of` and a JSON-able summary
-    (rows per table, headline figures of the as-of date). By increment from the previous
-    run's vintage when it allows (figures/increment.py), else in full."""
+def publish_as_of(settings: Settings, as_of: date, key_fingerprint: str | None = None) -> dict:
+    """The DAG's publish task: the vintage `as_of`, committed held, and a JSON-able summary
+    (rows per table, headline figures of the as-of date, status). By increment from the
+    previous run's vintage when it allows (figures/increment.py), else in full."""
     from returnstats.linkage import store
     from returnstats.linkage.run import linkage_dir, previous_as_of
+    from returnstats.validation.failures import failure_ledger
     from returnstats.validation.staging import read_staged
 
     staged = read_staged(settings, as_of)
+    staged_tables = dict(staged.tables)
+    failed = failure_ledger(settings.staging, as_of)
+    if failed.num_rows:  # provinces whose ingest failed today: their packages, rejected
+        staged_tables["ledger"] = pa.concat_tables(
+            [_relation("ledger_staged", staged_tables["ledger"]), failed])
     chain = store.read_chain(linkage_dir(settings, as_of))
     increment = read_increment(settings.warehouse, store.linkage_root(settings.staging),
                                previous_as_of(settings, as_of), chain, settings.campaign_start)
     carried = None if increment is None else compute_increment(
         increment, as_of, settings.campaign_start)
     if carried is not None:
-        inputs = FigureInputs(None, None, *(staged.tables[t] for t in STAGED))
+        inputs = FigureInputs(None, None, *(staged_tables[t] for t in STAGED))
         tables = compute_by_increment(inputs, carried, as_of, settings.campaign_start)
     else:
         persons, record_person = read_linkage(settings.staging, as_of)
-        inputs = FigureInputs(persons, record_person, *(staged.tables[t] for t in STAGED))
-        if is_local(settings.warehouse):
-            tables = compute_segmented(inputs, as_of, settings.campaign_start, chain.deltas)
-        else:
-            tables = compute_tables(inputs, as_of, settings.campaign_start)
-    summary = publish_tables(settings.warehouse, as_of, tables)
+        inputs = FigureInputs(persons, record_person, *(staged_tables[t] for t in STAGED))
+        tables = compute_segmented(inputs, as_of, settings.campaign_start, chain.deltas)
+    summary = publish_tables(settings.warehouse, as_of, tables, Policy.from_settings(settings),
+                             key_fingerprint)
     summary["by_increment"] = carried is not None
     log.info("published %s: %s", as_of, summary)
     return summary

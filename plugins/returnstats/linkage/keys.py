@@ -53,6 +53,12 @@ def resolve_key(explicit: str | bytes | None, airflow_home: Path | None) -> byte
     return key.encode("utf-8")
 
 
+def key_fingerprint(key: bytes) -> str:
+    """A public fingerprint of the key (16 hex digits of an HMAC of a fixed text): says
+    which key made a vintage's person keys without revealing it."""
+    return hmac.new(key, b"returnstats.key-fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
 def person_key(key: bytes, anchor: str) -> str:
     """HMAC-SHA256 of the person's stable anchor, hex."""
     return hmac.new(key, anchor.encode("utf-8"), hashlib.sha256).hexdigest()

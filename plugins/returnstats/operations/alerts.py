@@ -98,6 +98,8 @@ class TaskFailure:
     log_url: str | None
     error_type: str | None
     """The exception's class name only; its message may quote input data."""
+    label: str | None = None
+    """The rendered map index of a mapped task: the province, "44 广东 Guangdong"."""
 
     @property
     def name(self) -> str:
@@ -128,11 +130,12 @@ def task_failure_from_context(context: Mapping) -> TaskFailure:
         map_index=attr(ti, "map_index"),
         log_url=str(log_url) if log_url else None,
         error_type=type(error).__name__ if isinstance(error, BaseException) else None,
+        label=str(attr(ti, "rendered_map_index")) if attr(ti, "rendered_map_index") else None,
     )
 
 
 def build_failure_alert(settings: Settings, failure: TaskFailure, to: str) -> EmailMessage:
-    mapped = (f" (map index {failure.map_index})"
+    mapped = (f" ({failure.label or f'map index {failure.map_index}'})"
               if failure.map_index is not None and failure.map_index >= 0 else "")
     body = "\n".join([
         "returnstats: a task failed after its retries.",
@@ -144,9 +147,15 @@ def build_failure_alert(settings: Settings, failure: TaskFailure, to: str) -> Em
         f"Error type: {failure.error_type or 'unknown'}",
         f"Log:        {failure.log_url or 'see the task log in the Airflow UI'}",
         "",
+        *([f"Province:   {failure.label}",
+           "The day goes on without this province: its new packages are rejected for the "
+           "day (package.ingest.failed) and tried again by the next run."]
+          if failure.task_id == "ingest_province" and failure.label else []),
+        "",
         "Rerun the day once the cause is fixed: see docs/operating.md, 'Rerun a day'.",
     ])
-    subject = f"[returnstats] FAILED {failure.dag_id}.{failure.task_id} {failure.run_id}"
+    what = f"{failure.task_id} [{failure.label}]" if failure.label else failure.task_id
+    subject = f"[returnstats] FAILED {failure.dag_id}.{what} {failure.run_id}"
     return build_alert(settings, subject, body, to)
 
 

@@ -1,27 +1,34 @@
 """The DuckDB catalog at the warehouse root (SPEC §6): `warehouse.duckdb` holds no data,
-only views over the Parquet partitions, so `duckdb <root>/warehouse.duckdb` or a SQLAlchemy
-`duckdb:///` URL is all a statistician needs.
+only views over the Parquet files that the current commit records name (`commits.py`),
+so `duckdb <root>/warehouse.duckdb` or a SQLAlchemy `duckdb:///` URL is all a
+statistician needs. `latest_<table>` is the newest *approved* vintage.
 
-Views name the Parquet files by absolute path (DuckDB resolves a relative path against
-the reader's working directory, not the database file), so moving the warehouse root
-means calling `refresh_catalog` again.
+The views name each file by absolute path (DuckDB resolves a relative path against the
+reader's working directory, not the database file), so moving the warehouse root means
+calling `refresh_catalog` again. The catalog is rebuilt after every commit record and
+swapped into place by one rename: a reader sees the vintages of one set of records,
+never two mixed.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 
-from returnstats.warehouse.schema import NATIONAL_SUMMARY, TABLES, Table
-from returnstats.warehouse.store import TMP_DIR, Root, locate, writer_lock
+from returnstats.warehouse.commits import Commit, current_commits
+from returnstats.warehouse.location import TMP_DIR, Location, Root, locate
+from returnstats.warehouse.schema import NATIONAL_SUMMARY, TABLES, VINTAGES, Table
+from returnstats.warehouse.store import writer_lock
 
 CATALOG_FILE = "warehouse.duckdb"
 
 # The national_summary columns that are figures (everything but the grain).
 REVISED_FIGURES = tuple(c.name for c in NATIONAL_SUMMARY.columns if c.name != "date")
+APPROVED = "approved"
 
 
 def sql_type(type_: pa.DataType) -> str:
@@ -34,6 +41,8 @@ def sql_type(type_: pa.DataType) -> str:
         return "VARCHAR"
     if pa.types.is_boolean(type_):
         return "BOOLEAN"
+    if pa.types.is_timestamp(type_):
+        return "TIMESTAMP WITH TIME ZONE" if type_.tz else "TIMESTAMP"
     if pa.types.is_list(type_):
         return f"{sql_type(type_.value_type)}[]"
     raise TypeError(f"no DuckDB type for {type_}")
@@ -47,72 +56,96 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def table_view_sql(root: Path, table: Table) -> str:
-    """SELECT over every partition of `table`; a typed empty SELECT before the first one."""
+def table_view_sql(location: Location, table: Table, commits: dict[date, Commit]) -> str:
+    """SELECT over the files of `table` that `commits` name; typed and empty without any."""
     columns = ", ".join(_quote_ident(n) for n in ("as_of", *table.column_names))
-    if not any((root / table.name).glob("as_of=*/*.parquet")):
-        # read_parquet refuses a glob that matches nothing; keep the view's columns anyway.
+    files = [location.join(p) for commit in commits.values() for p in commit.paths(table.name)]
+    if not files:
+        # read_parquet refuses an empty list; keep the view's columns anyway.
         typed = ", ".join(
             f"CAST(NULL AS {sql_type(c.type)}) AS {_quote_ident(c.name)}" for c in table.columns
         )
         return f"SELECT CAST(NULL AS DATE) AS as_of, {typed} WHERE false"
-    glob = _quote_literal(str(root / table.name / "*" / "*.parquet"))
+    listed = ", ".join(_quote_literal(f) for f in files)
     return (
-        f"SELECT {columns} FROM read_parquet({glob}, hive_partitioning = true, "
+        f"SELECT {columns} FROM read_parquet([{listed}], hive_partitioning = true, "
         "hive_types = {'as_of': DATE})"
     )
 
 
+def latest_view_sql(table: Table) -> str:
+    """The table's rows of the newest approved vintage (none before the first approval)."""
+    return (f"SELECT * FROM {_quote_ident(table.name)} WHERE as_of = (SELECT max(as_of) "
+            f"FROM {_quote_ident(VINTAGES.name)} WHERE status = '{APPROVED}')")
+
+
 def revisions_view_sql() -> str:
-    """First-published against latest value of each national figure, where they differ."""
+    """First-published against latest value of each national figure, where they differ;
+    published means approved."""
     figures = ", ".join(_quote_ident(f) for f in REVISED_FIGURES)
     return f"""
 SELECT date, figure,
        arg_min(value, as_of) AS first_value, min(as_of) AS first_as_of,
        arg_max(value, as_of) AS latest_value, max(as_of) AS latest_as_of,
        arg_max(value, as_of) - arg_min(value, as_of) AS difference
-FROM (UNPIVOT national_summary ON {figures} INTO NAME figure VALUE value)
+FROM (UNPIVOT (SELECT * FROM national_summary WHERE as_of IN (
+          SELECT as_of FROM vintages WHERE status = '{APPROVED}'))
+      ON {figures} INTO NAME figure VALUE value)
 GROUP BY date, figure
 HAVING arg_min(value, as_of) IS DISTINCT FROM arg_max(value, as_of)
 """
 
 
-def refresh_catalog(root: Root) -> Path:
-    """(Re)create `<root>/warehouse.duckdb` and swap it into place; returns its path.
+def create_views(con, root: Root, upto: date | None = None,
+                 commits: dict[date, Commit] | None = None) -> dict[date, Commit]:
+    """Create in DuckDB connection `con` a view per table over the committed vintages
+    (as-of dates ≤ `upto` when given), a `latest_<table>` view per table and `revisions`;
+    returns the commit records the views read."""
+    location = locate(root)
+    if commits is None:
+        commits = current_commits(location, upto)
+    for table in TABLES.values():
+        con.execute(f"CREATE OR REPLACE VIEW {_quote_ident(table.name)} AS "
+                    f"{table_view_sql(location, table, commits)}")
+    for table in TABLES.values():  # they read `vintages`
+        con.execute(f"CREATE OR REPLACE VIEW {_quote_ident('latest_' + table.name)} AS "
+                    f"{latest_view_sql(table)}")
+    con.execute(f"CREATE OR REPLACE VIEW revisions AS {revisions_view_sql()}")
+    return commits
 
-    The new catalog is built in `<root>/.tmp/` and renamed over the old one, so a reader
-    opens either the old or the new file, never a half-built one. Local roots only: over
-    an object store DuckDB needs its httpfs extension and credentials (docs/warehouse.md).
-    """
+
+def build_catalog(root: Root) -> Path:
+    """(Re)create `<root>/warehouse.duckdb` from the current commit records and swap it
+    into place; returns its path. The caller holds the writer lock (`refresh_catalog`
+    takes it). Local roots only: over an object store DuckDB needs its httpfs extension
+    and credentials (docs/warehouse.md)."""
     import duckdb
 
     root = locate(root).local_path.resolve()
-    with writer_lock(root):
-        tmp_dir = root / TMP_DIR
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        building = tmp_dir / f"catalog-{uuid.uuid4().hex}.duckdb"
+    tmp_dir = root / TMP_DIR
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    building = tmp_dir / f"catalog-{uuid.uuid4().hex}.duckdb"
+    try:
+        con = duckdb.connect(str(building))
         try:
-            con = duckdb.connect(str(building))
-            try:
-                for table in TABLES.values():
-                    name = _quote_ident(table.name)
-                    con.execute(f"CREATE VIEW {name} AS {table_view_sql(root, table)}")
-                    con.execute(
-                        f"CREATE VIEW {_quote_ident('latest_' + table.name)} AS "
-                        f"SELECT * FROM {name} WHERE as_of = (SELECT max(as_of) FROM {name})"
-                    )
-                con.execute(f"CREATE VIEW revisions AS {revisions_view_sql()}")
-                con.execute("CHECKPOINT")
-            finally:
-                con.close()
-            fd = os.open(building, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            target = root / CATALOG_FILE
-            os.replace(building, target)
+            create_views(con, root)
+            con.execute("CHECKPOINT")
         finally:
-            building.unlink(missing_ok=True)
-            Path(f"{building}.wal").unlink(missing_ok=True)
+            con.close()
+        fd = os.open(building, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        target = root / CATALOG_FILE
+        os.replace(building, target)
+    finally:
+        building.unlink(missing_ok=True)
+        Path(f"{building}.wal").unlink(missing_ok=True)
     return target
+
+
+def refresh_catalog(root: Root) -> Path:
+    """`build_catalog` under the writer lock (for a caller that holds none)."""
+    with writer_lock(root):
+        return build_catalog(root)

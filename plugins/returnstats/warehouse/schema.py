@@ -42,6 +42,7 @@ def _c(name: str, type_: pa.DataType, description: str) -> Column:
 _I = pa.int64()
 _S = pa.string()
 _D = pa.date32()
+_T = pa.timestamp("us", tz="UTC")
 
 NATIONAL_SUMMARY = Table(
     "national_summary",
@@ -146,7 +147,26 @@ LEDGER = Table(
     "Where every received row ended, per package file.",
 )
 
+VINTAGES = Table(
+    "vintages",
+    ("as_of",),
+    (
+        _c("status", _S, "held (not published), approved (published) or rejected."),
+        _c("reason", _S, "Why the vintage is held or rejected; null when nothing holds it."),
+        _c("provinces_reporting", _I, "Provinces with an accepted package for the as-of date."),
+        _c("published_at", _T, "When the run committed this vintage (UTC)."),
+        _c("approved_by", _S, "Who approved it: a user of the Airflow UI/API, or auto."),
+        _c("approved_at", _T, "When it was approved or rejected (UTC)."),
+        _c("delivery", _S, "Bulletin delivery: none, outbox (written, not sent) or sent."),
+        _c("sent_at", _T, "When an SMTP server accepted the bulletin (UTC)."),
+        _c("code_version", _S, "returnstats version and commit that computed the vintage."),
+        _c("key_fingerprint", _S, "Fingerprint of the pseudonymisation key behind person_key."),
+    ),
+    "One row per run date: the state of its vintage (held, approved, rejected) and its bulletin.",
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (NATIONAL_SUMMARY, RETURNS_DAILY, ENTERPRISES_DAILY, PERSON_RETURNS, QUARANTINE, LEDGER)
+    for t in (NATIONAL_SUMMARY, RETURNS_DAILY, ENTERPRISES_DAILY, PERSON_RETURNS, QUARANTINE,
+              LEDGER, VINTAGES)
 }
