@@ -20,6 +20,7 @@ export PYTHONPATH := $(CURDIR)/plugins
 # The embedded default approves complete vintages itself (SPEC §8); docker-compose.yaml
 # defaults to `required`, where a person approves each day in the Airflow UI.
 export RETURNSTATS_APPROVAL ?= auto
+export RETURNSTATS_DEPLOYMENT ?= embedded
 
 SAMPLE_DIR ?= $(CURDIR)/data/sample
 SAMPLE_START ?= 2020-02-17

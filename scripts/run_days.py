@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     # dag.test() runs unattended: complete vintages are approved by `auto` (SPEC §8).
     os.environ.setdefault("RETURNSTATS_APPROVAL", "auto")
+    os.environ.setdefault("RETURNSTATS_DEPLOYMENT", "embedded")
 
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState

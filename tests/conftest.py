@@ -27,6 +27,7 @@ os.environ.update(
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         # The embedded default, as `make run` / `make day` set it (SPEC §8).
+        "RETURNSTATS_DEPLOYMENT": "embedded",
         "RETURNSTATS_APPROVAL": "auto",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "plugins"), os.environ.get("PYTHONPATH")])),
     }

@@ -7,7 +7,11 @@ One deployment per module, in a temporary AIRFLOW_HOME: a fresh PostgreSQL datab
 (`tests/scaleout/environment.py`). The tests drive it through the public REST API and the
 CLI like an operator: trigger two days, then backfill the three-day window with
 `airflow backfill create` and compare with the same days run one by one by `dag.test()`.
-Every process group is killed and the database dropped at the end, also on failure.
+As in docker-compose.yaml, `RETURNSTATS_APPROVAL=required`: every run waits in
+`approve_bulletin` until the test approves or rejects it through the REST API, and the
+bulletin and the on-call alerts go through a real `smtp_default` connection to an aiosmtpd
+server on 127.0.0.1. Every process group is killed and the database dropped at the end,
+also on failure.
 
 PostgreSQL or Redis absent: skipped, or failed when CI=true (.ci/run starts both).
 """
@@ -28,6 +32,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import requests
+from aiosmtpd.controller import Controller
 from returnstats.sample import deliver, generate
 
 from tests.scaleout.environment import REPO, scaleout_environment
@@ -67,6 +72,37 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class Mailbox:
+    """An SMTP server on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+    def subjects(self, to: str) -> list[str]:
+        from email import message_from_bytes
+        from email.policy import default
+
+        return [message_from_bytes(raw, policy=default)["Subject"]
+                for rcpts, raw in self.messages if to in rcpts]
+
+
+@pytest.fixture(scope="module")
+def mailbox():
+    port = _free_port()
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    box.port = port
+    try:
+        yield box
+    finally:
+        controller.stop()
 
 
 class Deployment:
@@ -159,6 +195,26 @@ class Deployment:
 
         return self.wait_for(f"run {run_id}", done, RUN_TIMEOUT, every=5)
 
+    def task_state(self, run_id: str, task_id: str) -> str | None:
+        response = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}")
+        return response.json().get("state") if response.ok else None
+
+    def decide(self, run_id: str, option: str, reason: str = "") -> dict:
+        """Wait until the run asks for approval, then answer as the user `admin`."""
+        self.wait_for(f"{run_id} to ask for approval",
+                      lambda: self.task_state(run_id, "approve_bulletin") == "awaiting_input",
+                      RUN_TIMEOUT, every=3)
+        response = self.api("PATCH", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/"
+                            "approve_bulletin/-1/hitlDetails",
+                            json={"chosen_options": [option], "params_input": {"reason": reason}})
+        assert response.ok, response.text
+        return response.json()
+
+    def trigger(self, run_id: str, logical_date: str) -> None:
+        response = self.api("POST", f"/dags/{DAG_ID}/dagRuns", json={
+            "dag_run_id": run_id, "logical_date": logical_date, "conf": {}})
+        assert response.status_code in (200, 201), response.text
+
     def failed_tasks(self, run_id: str) -> list[str]:
         response = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances",
                             params={"limit": 100})
@@ -186,7 +242,7 @@ def _free_redis_db():
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory, airflow_db):
+def deployment(tmp_path_factory, airflow_db, mailbox):
     try:
         admin = _connect_postgres()
     except Exception as error:  # noqa: BLE001 — any failure to connect means "absent"
@@ -222,7 +278,8 @@ def deployment(tmp_path_factory, airflow_db):
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(root / "passwords.json"),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(root / "airflow_home" / "logs"),
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",  # no extra port on a shared machine
-            "AIRFLOW_CONN_SMTP_DEFAULT": None,  # no SMTP: bulletin and alerts go to the outbox
+            "AIRFLOW_CONN_SMTP_DEFAULT":
+                f"smtp://127.0.0.1:{mailbox.port}?disable_ssl=true&disable_tls=true",
             "PYTHONPATH": str(REPO / "plugins"),
             **{f"RETURNSTATS_{zone.upper()}": str(data / zone)
                for zone in ("landing", "staging", "warehouse", "output")},
@@ -285,26 +342,73 @@ def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(root / "warehouse" / "warehouse.duckdb"), read_only=True)
 
 
-def test_two_days_triggered_through_the_rest_api_run_on_celery(deployment, sample):
+def _query(root: Path, sql: str, params: dict | None = None) -> list[tuple]:
+    con = _warehouse(root)
+    try:
+        return con.execute(sql, params or {}).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_day_waits_for_approval_through_the_rest_api_then_is_promoted_and_mailed(
+        deployment, sample, mailbox):
     landing = Path(deployment.env["RETURNSTATS_LANDING"])
+    data = landing.parent
+    recipients = deployment.env["RETURNSTATS_RECIPIENTS"]
     for i in range(2):
         as_of = _day(i)
         deliver(sample=sample, landing=landing, through=as_of)
         run_id = f"rest__{as_of.isoformat()}"
-        response = deployment.api("POST", f"/dags/{DAG_ID}/dagRuns", json={
-            "dag_run_id": run_id, "logical_date": _logical(as_of), "conf": {}})
-        assert response.status_code in (200, 201), response.text
+        deployment.trigger(run_id, _logical(as_of))
+        deployment.wait_for(f"{run_id} to ask for approval",
+                            lambda run_id=run_id: deployment.task_state(
+                                run_id, "approve_bulletin") == "awaiting_input",
+                            RUN_TIMEOUT, every=3)
+        # Held: committed, not published, not sent.
+        assert _query(data, "SELECT status FROM vintages WHERE as_of = $d", {"d": as_of}) == [
+            ("held",)]
+        assert _query(data, "SELECT max(as_of) FROM latest_vintages") == [
+            (_day(i - 1) if i else None,)]
+        assert len(mailbox.subjects(recipients)) == i
+        answer = deployment.decide(run_id, "Approve")
+        assert answer["chosen_options"] == ["Approve"]
         run = deployment.run_until_done(run_id)
         assert run["state"] == "success", deployment.failed_tasks(run_id)
 
-    data = landing.parent
-    con = _warehouse(data)
-    as_of, provinces = con.execute(
-        "select as_of, provinces_reporting from latest_national_summary where date = as_of"
-    ).fetchone()
+    (as_of, provinces), = _query(
+        data, "select as_of, provinces_reporting from latest_national_summary where date = as_of")
+    vintage, = _query(data, "SELECT status, approved_by, delivery, sent_at IS NOT NULL "
+                      "FROM latest_vintages")
     assert as_of == _day(1) and provinces > 0
-    assert (data / "output" / "outbox" / f"{_day(1).isoformat()}.eml").is_file()
+    assert vintage == ("approved", "admin", "sent", True)
+    subjects = mailbox.subjects(recipients)
+    assert len(subjects) == 2 and all("return-to-work bulletin" in s for s in subjects)
     assert json.loads((data / "output" / "alerts" / f"{_day(1).isoformat()}.json").read_text())
+
+
+def test_a_rejected_day_is_never_published_and_a_missed_deadline_alerts_the_oncall(
+        deployment, mailbox):
+    """A run whose send deadline passes while it waits for approval (its logical date set
+    so that the deadline falls a minute after the trigger): the on-call gets an e-mail;
+    then a rejection keeps `latest_*` and the recipients' mailbox as they were."""
+    data = Path(deployment.env["RETURNSTATS_LANDING"]).parent
+    recipients, oncall = deployment.env["RETURNSTATS_RECIPIENTS"], deployment.env["RETURNSTATS_ONCALL"]
+    before = (_query(data, "SELECT * FROM latest_vintages"), len(mailbox.subjects(recipients)))
+    interval = timedelta(hours=2)  # RETURNSTATS_SEND_DEADLINE 22:00 after the 20:00 trigger
+    logical = datetime.now(UTC) - interval + timedelta(seconds=60)
+    run_id = "rest__deadline"
+    deployment.trigger(run_id, logical.isoformat())
+    deployment.wait_for("the on-call's deadline e-mail",
+                        lambda: any("not sent by its deadline" in s
+                                    for s in mailbox.subjects(oncall)), RUN_TIMEOUT, every=5)
+    deployment.decide(run_id, "Reject", reason="no province reported")
+    run = deployment.run_until_done(run_id)
+    assert run["state"] == "success", deployment.failed_tasks(run_id)
+    assert deployment.task_state(run_id, "send_bulletin") == "skipped"
+    assert _query(data, "SELECT status, reason, approved_by FROM vintages WHERE as_of = $d",
+                  {"d": logical.date()}) == [("rejected", "no province reported", "admin")]
+    assert (_query(data, "SELECT * FROM latest_vintages"), len(mailbox.subjects(recipients))
+            ) == before
 
 
 def test_backfill_runs_the_days_in_order_like_dag_test_one_by_one(deployment, sample, dagbag,
@@ -326,13 +430,19 @@ def test_backfill_runs_the_days_in_order_like_dag_test_one_by_one(deployment, sa
     assert f"{last.isoformat()} 12:00:00" in attempted, dry_run
     assert _day(0).isoformat() not in attempted, dry_run
     deployment.cli("backfill", "create", *window, "--max-active-runs", "1")
+    backfilled_run = deployment.wait_for(
+        "the backfill's run", lambda: next((r["dag_run_id"] for r in deployment.dag_runs()
+                                            if r["run_type"] == "backfill"), None),
+        RUN_TIMEOUT, every=3)
+    deployment.decide(backfilled_run, "Approve")
 
     def backfill_done():
         backfills = deployment.api("GET", "/backfills", params={"dag_id": DAG_ID}).json()["backfills"]
         return backfills and all(b["completed_at"] for b in backfills)
 
     deployment.wait_for("the backfill", backfill_done, RUN_TIMEOUT, every=5)
-    runs = {r["logical_date"][:10]: r for r in deployment.dag_runs()}
+    runs = {r["logical_date"][:10]: r for r in deployment.dag_runs()
+            if r["dag_run_id"] != "rest__deadline"}
     days = [_day(i).isoformat() for i in range(DAYS)]
     assert sorted(runs) == days, runs.keys()
     assert runs[days[-1]]["run_type"] == "backfill"
@@ -343,7 +453,7 @@ def test_backfill_runs_the_days_in_order_like_dag_test_one_by_one(deployment, sa
 
     reference = _run_one_by_one_with_dag_test(dagbag, sample, tmp_path_factory.mktemp("one-by-one"))
     backfilled, expected = _warehouse(landing.parent), _warehouse(reference)
-    summary = "select * from national_summary order by all"
+    summary = f"select * from national_summary where as_of <= DATE '{last}' order by all"
     assert backfilled.execute(summary).fetchall() == expected.execute(summary).fetchall()
     ledger = "select * from latest_ledger order by all"
     assert backfilled.execute(ledger).fetchall() == expected.execute(ledger).fetchall()
