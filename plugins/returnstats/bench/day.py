@@ -237,9 +237,13 @@ def _render(settings: Any, as_of: date, parts: Parts) -> dict[str, Any]:
 
 
 def _send(settings: Any, as_of: date, parts: Parts) -> dict[str, Any]:
+    """The DAG's release and send steps: the vintage approved by `auto` (as
+    `RETURNSTATS_APPROVAL=auto` does), then the bulletin built and delivered."""
+    from returnstats import release
     from returnstats.bulletin.mail import build_message, deliver
     from returnstats.bulletin.render import load_bulletin_files
 
+    release.approve(settings.warehouse, as_of, by=release.AUTO)
     message = build_message(settings, as_of, load_bulletin_files(settings, as_of), settings.recipients)
     return {"outcome": deliver(settings, as_of, message, send=None, force=True)}
 
