@@ -108,8 +108,11 @@ def write_campaign(root: Path, campaign: Campaign) -> None:
         daily = returns_rows(as_of, campaign)
         _write(root, "returns_daily", as_of, daily)
         summary, cumulative, cross_cum = [], defaultdict(int), 0
+        by_date = defaultdict(list)
+        for r in daily:
+            by_date[r["date"]].append(r)
         for d in campaign.days(as_of):
-            today = [r for r in daily if r["date"] == d]
+            today = by_date[d]
             for r in today:
                 cumulative[r["mode"]] += r["workers_new"]
             cross_new = sum(r["workers_new"] for r in today
