@@ -22,6 +22,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -61,6 +62,25 @@ def _fontconfig(workdir: Path) -> Path:
     return conf
 
 
+_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
+          "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+          "--disable-quic", "--mute-audio", "--hide-scrollbars",
+          "--host-resolver-rules=MAP * ~NOTFOUND")
+
+
+_TRAMPOLINE = ("import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+               "os.close(int(sys.argv[1])); os.close(int(sys.argv[2])); "
+               "os.execv(sys.argv[3], sys.argv[3:])")
+
+
+def _above_nine(fd: int) -> int:
+    """`fd` moved to a descriptor number of 10 or more (close-on-exec, as Python's are)."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return moved
+
+
 class Browser:
     """One headless Chromium process; use as a context manager (`with Browser() as b:`)."""
 
@@ -73,29 +93,26 @@ class Browser:
         self._workdir = tempfile.TemporaryDirectory(prefix="returnstats-chromium-")
         work = Path(self._workdir.name)
         env = dict(os.environ, FONTCONFIG_FILE=str(_fontconfig(work)), HOME=str(work))
-        to_browser_r, self._to_browser = os.pipe()
-        self._from_browser, from_browser_w = os.pipe()
-
-        def attach_pipe() -> None:  # in the child: the protocol's fds 3 and 4
-            # Copies above 9 first, so that neither can be the 3 or 4 the other lands on.
-            read = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD, 10)
-            write = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD, 10)
-            os.dup2(read, 3)
-            os.dup2(write, 4)
-
-        self._process = subprocess.Popen(
-            [path, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
-             "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-quic", "--mute-audio", "--hide-scrollbars",
-             "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={work / 'profile'}"],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, preexec_fn=attach_pipe, close_fds=False,
-        )
+        # The protocol's pipe ends go to the browser as fds 3 and 4. They are first moved
+        # above 9, so that neither can sit on the 3 or 4 the other is copied to; a bare
+        # Python (-I -S) copies them and execs Chromium (a preexec_fn is unsafe in a process
+        # with threads, and sh takes no fd above 9).
+        to_browser_r, self._to_browser = (_above_nine(fd) for fd in os.pipe())
+        self._from_browser, from_browser_w = (_above_nine(fd) for fd in os.pipe())
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _TRAMPOLINE, str(to_browser_r),
+                 str(from_browser_w), path, *_FLAGS, f"--user-data-dir={work / 'profile'}"],
+                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=(to_browser_r, from_browser_w),
+            )
+        except OSError as error:
+            for fd in (to_browser_r, from_browser_w, self._to_browser, self._from_browser):
+                os.close(fd)
+            self._workdir.cleanup()
+            raise ChromiumError(f"chromium could not start: {error}") from error
         os.close(to_browser_r)
         os.close(from_browser_w)
-        os.set_inheritable(self._to_browser, False)
-        os.set_inheritable(self._from_browser, False)
         self._buffer = b""
         self._next_id = 0
         self._events: list[dict[str, Any]] = []
