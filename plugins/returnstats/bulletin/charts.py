@@ -196,16 +196,14 @@ def _thin_ticks(ax, n: int, most: int = 5) -> None:
         label.set_visible((n - 1 - i) % step == 0)
 
 
-def render_charts(context: BulletinContext, directory: Path) -> dict[str, dict[str, Path]]:
-    """Write every chart in both languages into `directory`; lang → name → path."""
+def render_charts(context: BulletinContext, directory: Path, lang: str) -> dict[str, Path]:
+    """Write every chart of the `lang` edition into `directory`; name → path."""
     directory.mkdir(parents=True, exist_ok=True)
     font = _font()
-    paths: dict[str, dict[str, Path]] = {lang: {} for lang in LANGS}
+    paths: dict[str, Path] = {}
     for name, draw in _DRAW.items():
-        for lang in LANGS:
-            fig, ax = _figure(name)
-            draw(ax, context, lang, font)
-            path = chart_file(directory, name, lang)
-            fig.savefig(path, metadata={"Software": None})
-            paths[lang][name] = path
+        fig, ax = _figure(name)
+        draw(ax, context, lang, font)
+        paths[name] = chart_file(directory, name, lang)
+        fig.savefig(paths[name], metadata={"Software": None})
     return paths

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import subprocess
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -157,21 +157,25 @@ def render_bulletin(settings: Settings, as_of: date,
     # Fail before anything is written for the readers if a figure does not read back.
     check_readback(settings, as_of, texts, context)
 
-    # Chromium starts now and comes up while the charts are drawn.
-    with Browser() as browser:
-        charts = render_charts(context, directory / "charts")
-        _write_tables(context, directory / "tables")
-        title = subject(as_of, correction is not None)
+    title = subject(as_of, correction is not None)
+    _write_tables(context, directory / "tables")
+    for lang in LANGS:
+        _write(directory / f"bulletin.{lang}.txt", texts[lang])
+    charts = {lang: {name: chart_file(directory / "charts", name, lang) for name in CHART_NAMES}
+              for lang in LANGS}
+    # Chromium starts now and comes up while the charts are drawn. It then prints each
+    # edition from a thread of its own (which mostly waits on the browser) while the charts
+    # of the next edition are drawn here.
+    with Browser() as browser, ThreadPoolExecutor(max_workers=1) as printer:
+        printed = []
         for lang in LANGS:
-            _write(directory / f"bulletin.{lang}.txt", texts[lang])
-        file_src = {lang: {name: f"charts/{path.name}" for name, path in charts[lang].items()}
-                    for lang in LANGS}
-        html_paths = {
-            lang: _write(directory / f"bulletin.{lang}.html",
-                         env.get_template("bulletin.html.j2").render(
-                             c=context, charts=file_src, title=title, lang=lang))
-            for lang in LANGS
-        }
+            render_charts(context, directory / "charts", lang)
+            html = _write(directory / f"bulletin.{lang}.html",
+                          env.get_template("bulletin.html.j2").render(
+                              c=context, title=title, lang=lang,
+                              charts={lang: {name: f"charts/{path.name}"
+                                             for name, path in charts[lang].items()}}))
+            printed.append(printer.submit(_print_and_preview, browser, directory, html, lang, as_of))
         cid_src = {lang: {name: f"cid:{content_id(name, lang)}" for name in CHART_NAMES}
                    for lang in LANGS}
         _write(directory / "mail" / "bulletin.html",
@@ -179,26 +183,20 @@ def render_bulletin(settings: Settings, as_of: date,
                                                                 title=title))
         _write(directory / META_FILE, json.dumps(
             {"as_of": as_of.isoformat(), "correction": correction is not None}))
-        _print_and_preview(browser, directory, html_paths, as_of)
+        for job in printed:
+            job.result()
     return _files(directory, correction is not None)
 
 
-def _print_and_preview(browser: Browser, directory: Path, html: dict[str, Path],
+def _print_and_preview(browser: Browser, directory: Path, html: Path, lang: str,
                        as_of: date) -> None:
-    """Print each edition to PDF and take its previews: the HTML one from the page just
-    printed, the first PDF page by pdftoppm beside the browser (a warning without it)."""
-    with ThreadPoolExecutor(max_workers=len(LANGS)) as pool:
-        jobs: list[Future] = []
-        for lang in LANGS:
-            page = browser.open(html[lang].resolve().as_uri(), *WINDOW)
-            pdf = print_edition(page, directory, lang, as_of)
-            page.screenshot(preview_paths(directory, lang)["html"])
-            page.close()
-            jobs.append(pool.submit(pdf_page1_to_png, pdf, preview_paths(directory, lang)["pdf"]))
-        for job in jobs:
-            try:
-                job.result()
-            except (PreviewToolMissing, RuntimeError, OSError,
-                    subprocess.SubprocessError) as error:
-                log.warning("bulletin PDF preview skipped: %s", error)
-
+    """Print an edition to PDF and take its previews: the HTML one from the page just
+    printed, the first PDF page by pdftoppm (a warning without it)."""
+    page = browser.open(html.resolve().as_uri(), *WINDOW)
+    pdf = print_edition(page, directory, lang, as_of)
+    page.screenshot(preview_paths(directory, lang)["html"])
+    page.close()
+    try:
+        pdf_page1_to_png(pdf, preview_paths(directory, lang)["pdf"])
+    except (PreviewToolMissing, RuntimeError, OSError, subprocess.SubprocessError) as error:
+        log.warning("bulletin PDF preview skipped: %s", error)
