@@ -160,3 +160,20 @@ def test_without_pdftoppm_the_bulletin_renders_and_warns(settings, monkeypatch, 
     assert all(p.is_file() for p in files.pdf.values())
     assert not list(files.directory.glob("preview.*.pdf-page1.png"))
     assert "pdftoppm is not installed" in caplog.text
+
+
+@pytest.mark.parametrize(("script", "message"), [
+    ("exit 3", "closed the pipe"),     # a browser that dies at start
+    ("exec sleep 30", "did not answer"),  # one that never answers
+])
+def test_a_browser_that_fails_gives_a_clear_error_not_a_hang(tmp_path, monkeypatch, script,
+                                                               message):
+    from returnstats.bulletin import chromium
+
+    fake = tmp_path / "chromium"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(chromium, "chromium", lambda: str(fake))
+    with pytest.raises(chromium.ChromiumError, match=message):
+        with chromium.Browser(timeout=1) as browser:
+            browser.open("about:blank")

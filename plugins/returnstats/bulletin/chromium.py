@@ -65,7 +65,7 @@ def _fontconfig(workdir: Path) -> Path:
 _FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
           "--no-first-run", "--no-default-browser-check", "--disable-extensions",
           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-          "--disable-quic", "--mute-audio", "--hide-scrollbars",
+          "--disable-quic", "--mute-audio", "--hide-scrollbars", "--disable-dev-shm-usage",
           "--host-resolver-rules=MAP * ~NOTFOUND")
 
 
@@ -127,8 +127,8 @@ class Browser:
         if self._process.poll() is None:
             try:
                 self._send({"id": 0, "method": "Browser.close"})
-                self._process.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
+                self._process.wait(timeout=min(5.0, self.timeout))
+            except (ChromiumError, OSError, subprocess.TimeoutExpired):
                 self._process.kill()
                 self._process.wait()
         for fd in (self._to_browser, self._from_browser):
@@ -140,8 +140,11 @@ class Browser:
 
     def _send(self, message: dict[str, Any]) -> None:
         data = json.dumps(message).encode() + b"\0"
-        while data:
-            data = data[os.write(self._to_browser, data):]
+        try:
+            while data:
+                data = data[os.write(self._to_browser, data):]
+        except BrokenPipeError as error:
+            raise ChromiumError(f"chromium closed the pipe (exit {self._process.poll()})") from error
 
     def _receive(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
