@@ -44,7 +44,6 @@ TOP_FLOWS = 10
 N_PROVINCES = 31
 REPORT_CHECKS_SHOWN = 20
 """Findings listed in the annex; all of them are in report_checks.csv."""
-NONE_MARK = "—"
 
 # The key figures of the release section: national_summary columns of date D, with units.
 KEY_FIGURES = (
@@ -70,9 +69,9 @@ REPORT_CHECKS_SCHEMA = pa.schema([
 class Cell:
     """One published table cell: the warehouse value and how each edition shows it.
 
-    `value` is a count, a date, or None (shown "—")."""
+    `value` is a count, or a date in the revisions table."""
 
-    value: int | date | None
+    value: int | date
     zh: str
     en: str
     status: Status = "shown"
@@ -333,15 +332,11 @@ def _cells(grid, r: int, threshold: int) -> tuple[Cell, ...]:
     )
 
 
-def count_cell(n: int | None) -> Cell:
-    if n is None:
-        return Cell(None, NONE_MARK, NONE_MARK)
+def count_cell(n: int) -> Cell:
     return Cell(n, exact_number(n, "zh"), exact_number(n, "en"))
 
 
-def date_cell(d: date | None) -> Cell:
-    if d is None:
-        return Cell(None, NONE_MARK, NONE_MARK)
+def date_cell(d: date) -> Cell:
     return Cell(d, table_date(d, "zh"), table_date(d, "en"))
 
 

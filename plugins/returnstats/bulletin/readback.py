@@ -146,8 +146,6 @@ def _count(text: str) -> int:
 
 def _check_cell(text: str, cell, threshold: int, lang: str) -> bool:
     value, status = cell.value, cell.status
-    if value is None:
-        return text == "—"
     if isinstance(value, date):
         try:
             return parse_table_date(text, lang) == value
