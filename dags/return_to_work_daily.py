@@ -230,11 +230,13 @@ def return_to_work_daily():
     def render_bulletin(published: dict) -> dict:
         """Render the zh/en bulletin (HTML, text, PDF, charts) and read its figures back."""
         from airflow.sdk.exceptions import AirflowFailException
+        from returnstats.bulletin.correction import corrected_figures
         from returnstats.bulletin.readback import ReadbackMismatch
         from returnstats.bulletin.render import render_bulletin as render
 
+        settings, as_of = _settings(), _as_of()
         try:
-            files = render(_settings(), _as_of())
+            files = render(settings, as_of, corrected_figures(settings.warehouse, as_of))
         except ReadbackMismatch as error:  # the same figures fail the same way: no retry
             raise AirflowFailException(str(error)) from error
         return {"directory": str(files.directory)}
@@ -245,6 +247,8 @@ def return_to_work_daily():
         with RETURNSTATS_APPROVAL=required a person decides in approve_bulletin."""
         from returnstats import release
         from returnstats.bulletin.approval import approval_body
+        from returnstats.bulletin.context import build_context
+        from returnstats.bulletin.correction import corrected_figures
         from returnstats.warehouse.vintages import vintage_of
 
         settings, as_of = _settings(), _as_of()
@@ -252,8 +256,9 @@ def return_to_work_daily():
         if commit.status == "approved":
             return ["send_bulletin"]
         if settings.approval == "required":
-            get_current_context()["ti"].xcom_push(key="approval_body",
-                                                  value=approval_body(settings, as_of))
+            context = build_context(settings, as_of, corrected_figures(settings.warehouse, as_of))
+            body = approval_body(context, held=commit.vintage.get("reason"))
+            get_current_context()["ti"].xcom_push(key="approval_body", value=body)
             return ["approve_bulletin"]
         if commit.vintage.get("reason"):
             print(f"vintage {as_of} stays held: {commit.vintage['reason']}")

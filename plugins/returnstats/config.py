@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INCLUDE = REPO_ROOT / "include"
@@ -50,6 +51,16 @@ class Settings:
     approval: str = "required"
     """`required`: a person approves each vintage in Airflow; `auto`: complete vintages are
     approved by the pipeline (the embedded `make run` / `make day`)."""
+    public_base_url: str | None = None
+    """Absolute URL at which `<output>/` is served; the bulletin links nothing without it."""
+    issuer_zh: str = "农民工返岗复工统计组"
+    issuer_en: str = "Migrant Workers' Return-to-Work Statistics Unit"
+    contact: str = "returnstats@localhost"
+    release_time: time = time(21, 0)
+    """Beijing time of day at which the bulletin of D is released (its release section says so)."""
+    revision_threshold_percent: float = 5.0
+    """A revision of a main figure is shown in the bulletin from this change (percent of the
+    first value) on; every revision is in the attached revisions.csv."""
 
     def ensure_dirs(self) -> None:
         for path in (self.landing, self.warehouse, self.output, self.staging):
@@ -95,6 +106,26 @@ def _env_date(name: str, default: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{name} must be a date YYYY-MM-DD, not {value!r}") from None
+def _env_url(name: str) -> str | None:
+    """An absolute http(s) URL ending in "/", or None when unset; anything else is refused."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"{name} must be an absolute http(s) URL without query, got {value!r}")
+    return value if value.endswith("/") else value + "/"
+
+
+def _env_time(name: str, default: time) -> time:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+    except ValueError as error:
+        raise ValueError(f"{name} must be HH:MM (Beijing time), got {value!r}") from error
 
 
 def load_settings() -> Settings:
@@ -113,6 +144,7 @@ def load_settings() -> Settings:
         for r in os.environ.get("RETURNSTATS_RECIPIENTS", "bulletin@localhost").split(",")
         if r.strip()
     )
+    mail_from = os.environ.get("RETURNSTATS_MAIL_FROM", "returnstats@localhost")
     return Settings(
         landing=_env_path("RETURNSTATS_LANDING", data / "landing"),
         warehouse=_env_location("RETURNSTATS_WAREHOUSE", data / "warehouse"),
@@ -123,7 +155,14 @@ def load_settings() -> Settings:
         limits=limits,
         suppression_threshold=_env_int("RETURNSTATS_SUPPRESSION_THRESHOLD", 5),
         recipients=recipients,
-        mail_from=os.environ.get("RETURNSTATS_MAIL_FROM", "returnstats@localhost"),
+        mail_from=mail_from,
         min_provinces=_env_int("RETURNSTATS_MIN_PROVINCES", 16),
         approval=_env_approval(),
+        public_base_url=_env_url("RETURNSTATS_PUBLIC_BASE_URL"),
+        issuer_zh=os.environ.get("RETURNSTATS_ISSUER_ZH") or Settings.issuer_zh,
+        issuer_en=os.environ.get("RETURNSTATS_ISSUER_EN") or Settings.issuer_en,
+        contact=os.environ.get("RETURNSTATS_CONTACT") or mail_from,
+        release_time=_env_time("RETURNSTATS_RELEASE_TIME", Settings.release_time),
+        revision_threshold_percent=float(os.environ.get("RETURNSTATS_REVISION_THRESHOLD")
+                                         or Settings.revision_threshold_percent),
     )

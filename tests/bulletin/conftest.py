@@ -2,17 +2,22 @@
 
 Vintage 2020-02-23 brings a late Sichuan package for 2020-02-21, so the figures of
 2020-02-21 published on 2020-02-22 are revised; Xizang and Qinghai do not report on
-2020-02-23; a Guangdong package is rejected.
+2020-02-23; a Guangdong package is rejected; `report_checks` (SPEC §6, issue 18) holds a
+declared-totals mismatch, the late package and the two missing provinces.
+
+`write_campaign` writes the same story for other dates (the year-boundary test).
 """
 
 from __future__ import annotations
 
 import shutil
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from returnstats.config import Settings
 from returnstats.reference import provinces
@@ -37,58 +42,94 @@ FLOWS = (
 LATE_ROWS = (("51", "33", "special_train", 12_345),)  # Sichuan, 2020-02-21, late
 
 
-def _days(until: date):
-    d = CAMPAIGN_START
-    while d <= until:
-        yield d
-        d += timedelta(days=1)
+# SPEC §6 report_checks, as issue 18 will write it (as_of is the partition).
+REPORT_CHECKS = pa.schema([
+    ("package", pa.string()), ("check", pa.string()), ("province", pa.string()),
+    ("report_date", pa.date32()), ("version", pa.int64()), ("figure", pa.string()),
+    ("declared", pa.int64()), ("observed", pa.int64()), ("detail", pa.string()),
+])
+
+
+@dataclass(frozen=True)
+class Campaign:
+    start: date
+    vintages: tuple[date, ...]
+    late: date
+    """Report date of the Sichuan package that arrives with the last vintage."""
+
+    @property
+    def last(self) -> date:
+        return self.vintages[-1]
+
+    def days(self, until: date):
+        d = self.start
+        while d <= until:
+            yield d
+            d += timedelta(days=1)
+
+
+FIXTURE = Campaign(CAMPAIGN_START, VINTAGES, date(2020, 2, 21))
 
 
 _PENDING: dict[tuple[Path, date], dict[str, pa.Table]] = {}
 
 
-def _write(root: Path, table: str, as_of: date, rows: list[dict]) -> None:
-    schema = TABLES[table].schema
+def _write(root: Path, table: str, as_of: date, rows: list[dict], schema=None) -> None:
+    """Keep a table of the vintage `as_of` for `_commit` (a table the warehouse schema
+    does not list yet is written as a bare partition file)."""
+    schema = schema or TABLES[table].schema
     columns = {name: [row[name] for row in rows] for name in schema.names}
-    _PENDING.setdefault((root, as_of), {})[table] = pa.table(columns, schema=schema)
+    if table in TABLES:
+        _PENDING.setdefault((root, as_of), {})[table] = pa.table(columns, schema=schema)
+        return
+    part = root / table / f"as_of={as_of.isoformat()}"
+    part.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns, schema=schema), part / "part-0.parquet")
 
 
-def _commit(root: Path, as_of: date) -> None:
+def _commit(root: Path, as_of: date, campaign: Campaign) -> None:
     """Commit the vintage `as_of` of the tables written, approved (SPEC §6)."""
-    tables = _PENDING.pop((root, as_of))
-    commit_vintage(root, as_of, tables, status="approved", reason=None,
-                   provinces_reporting=len(reporting(as_of, as_of)), key_fingerprint=None)
+    commit_vintage(root, as_of, _PENDING.pop((root, as_of)), status="approved", reason=None,
+                   provinces_reporting=len(reporting(as_of, as_of, campaign)),
+                   key_fingerprint=None)
 
 
-def returns_rows(as_of: date) -> list[dict]:
+def returns_rows(as_of: date, campaign: Campaign = FIXTURE) -> list[dict]:
     rows = []
-    for d in _days(as_of):
+    for d in campaign.days(as_of):
         for origin, destination, mode, n in FLOWS:
             rows.append(dict(date=d, origin_province=origin, destination_province=destination,
-                             mode=mode, workers_new=n + (d - CAMPAIGN_START).days if n > 100 else n))
-        if as_of >= date(2020, 2, 23) and d == date(2020, 2, 21):
+                             mode=mode, workers_new=n + (d - campaign.start).days if n > 100 else n))
+        if as_of >= campaign.last and d == campaign.late:
             for origin, destination, mode, n in LATE_ROWS:
                 rows.append(dict(date=d, origin_province=origin, destination_province=destination,
                                  mode=mode, workers_new=n))
     return rows
 
 
-def reporting(as_of: date, report_date: date) -> list[str]:
+def reporting(as_of: date, report_date: date, campaign: Campaign = FIXTURE) -> list[str]:
     codes = list(provinces())
-    if report_date == date(2020, 2, 23):
+    if report_date == campaign.last:
         return [c for c in codes if c not in ("54", "63")]
-    if report_date == date(2020, 2, 21) and as_of < date(2020, 2, 23):
+    if report_date == campaign.late and as_of < campaign.last:
         return [c for c in codes if c != "51"]  # Sichuan's package arrives late
     return codes
 
 
 def write_fixture_warehouse(root: Path) -> None:
-    for as_of in VINTAGES:
-        daily = returns_rows(as_of)
+    write_campaign(root, FIXTURE)
+
+
+def write_campaign(root: Path, campaign: Campaign) -> None:
+    for as_of in campaign.vintages:
+        daily = returns_rows(as_of, campaign)
         _write(root, "returns_daily", as_of, daily)
         summary, cumulative, cross_cum = [], defaultdict(int), 0
-        for d in _days(as_of):
-            today = [r for r in daily if r["date"] == d]
+        by_date = defaultdict(list)
+        for r in daily:
+            by_date[r["date"]].append(r)
+        for d in campaign.days(as_of):
+            today = by_date[d]
             for r in today:
                 cumulative[r["mode"]] += r["workers_new"]
             cross_new = sum(r["workers_new"] for r in today
@@ -101,14 +142,14 @@ def write_fixture_warehouse(root: Path) -> None:
                 **{f"returns_cumulative_{m}": cumulative[m] for m in MODES},
                 cross_province_new=cross_new,
                 cross_province_cumulative=cross_cum,
-                key_enterprises_resolved_cumulative=7_000 + 300 * (d - CAMPAIGN_START).days,
-                provinces_reporting=len(reporting(as_of, d)),
+                key_enterprises_resolved_cumulative=7_000 + 300 * (d - campaign.start).days,
+                provinces_reporting=len(reporting(as_of, d, campaign)),
             ))
         _write(root, "national_summary", as_of, summary)
 
         enterprises = []
-        for d in _days(as_of):
-            k = (d - CAMPAIGN_START).days
+        for d in campaign.days(as_of):
+            k = (d - campaign.start).days
             for province, reported, resolved in (("44", 5_000, 4_000 + 200 * k),
                                                  ("33", 3_000, 2_997 + k), ("32", 3, 3)):
                 enterprises.append(dict(date=d, province=province, key_enterprises_reported=reported,
@@ -118,16 +159,16 @@ def write_fixture_warehouse(root: Path) -> None:
         _write(root, "enterprises_daily", as_of, enterprises)
 
         ledger = []
-        for d in _days(as_of):
-            for code in reporting(as_of, d):
+        for d in campaign.days(as_of):
+            for code in reporting(as_of, d, campaign):
                 package = f"{code}_{d:%Y%m%d}_v1"
                 ledger.append(dict(package=package, file="workers.csv", report_date=d,
                                    province=code, version=1, status="accepted",
                                    rows_received=100, rows_accepted=99, rows_quarantined=1,
                                    rows_merged=2, reason=None))
-        if as_of >= date(2020, 2, 23):
-            ledger.append(dict(package="44_20200223_v2", file="workers.csv",
-                               report_date=date(2020, 2, 23), province="44", version=2,
+        if as_of >= campaign.last:
+            ledger.append(dict(package=f"44_{campaign.last:%Y%m%d}_v2", file="workers.csv",
+                               report_date=campaign.last, province="44", version=2,
                                status="rejected", rows_received=50, rows_accepted=0,
                                rows_quarantined=0, rows_merged=0,
                                reason="package.file.sha256: workers.csv differs from the manifest"))
@@ -147,7 +188,23 @@ def write_fixture_warehouse(root: Path) -> None:
                                    version=1, record_id="r8", rule="worker.phone.malformed",
                                    severity="warning", detail="treated as absent"))
         _write(root, "quarantine", as_of, quarantine)
-        _commit(root, as_of)
+
+        checks = []
+        if as_of == campaign.last:
+            checks = [
+                dict(package=f"44_{as_of:%Y%m%d}_v1", check="report.declared_totals.mismatch",
+                     province="44", report_date=as_of, version=1,
+                     figure="returns_by_mode.special_train", declared=400, observed=398,
+                     detail="declared 400, records 398"),
+                dict(package=f"51_{campaign.late:%Y%m%d}_v1", check="report.package.late",
+                     province="51", report_date=campaign.late, version=1, figure=None,
+                     declared=None, observed=None, detail="first processed on the last day"),
+                *(dict(package=None, check="report.province.missing", province=code,
+                       report_date=as_of, version=None, figure=None, declared=None,
+                       observed=None, detail="no package") for code in ("54", "63")),
+            ]
+        _write(root, "report_checks", as_of, checks, REPORT_CHECKS)
+        _commit(root, as_of, campaign)
 
 
 @pytest.fixture(scope="session")
@@ -178,15 +235,24 @@ def settings(fixture_warehouse: Path, tmp_path: Path) -> Settings:
     )
 
 
+PUBLIC_BASE_URL = "https://stats.example.gov.cn/returnstats/"
+
+
 @pytest.fixture(scope="session")
 def rendered(fixture_warehouse: Path, tmp_path_factory):
-    """The bulletin rendered once for the session (rendering takes a couple of seconds)."""
+    """The bulletin rendered once for the session (rendering takes a few seconds), with a
+    public base URL configured and the day's Data Docs present, so that it links them."""
     from returnstats.bulletin.render import render_bulletin
 
     out = tmp_path_factory.mktemp("output")
+    docs = out / "data_docs" / AS_OF.isoformat() / "index.html"
+    docs.parent.mkdir(parents=True)
+    docs.write_text("<html></html>", encoding="utf-8")
     s = Settings(landing=out / "l", warehouse=fixture_warehouse, output=out, staging=out / "s",
                  campaign_start=CAMPAIGN_START, recipients=("bulletin@example.org",),
-                 mail_from="returnstats@example.org")
+                 mail_from="returnstats@example.org", public_base_url=PUBLIC_BASE_URL,
+                 issuer_zh="国家统计测试局", issuer_en="Test Statistics Office",
+                 contact="press@example.gov.cn")
     return s, render_bulletin(s, AS_OF)
 
 

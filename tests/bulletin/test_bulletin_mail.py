@@ -1,15 +1,18 @@
 """The e-mail: MIME structure received by a real SMTP server, only an approved vintage's
-bulletin sent, once, and an outbox copy sent by a later run once SMTP is configured."""
+bulletin sent, once, an outbox copy sent by a later run once SMTP is configured, and what
+its parts may link to and show."""
 
 import dataclasses
+import re
 import smtplib
 import socket
 from email import message_from_bytes
 from email.policy import default
+from html.parser import HTMLParser
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import AS_OF
+from conftest import AS_OF, PUBLIC_BASE_URL
 from returnstats.bulletin.mail import (
     InvalidRecipient,
     build_message,
@@ -18,8 +21,19 @@ from returnstats.bulletin.mail import (
     send_outbox,
     validate_address,
 )
+from returnstats.bulletin.render import render_bulletin
 from returnstats.release import NotApproved, reject
 from returnstats.warehouse.store import read_table
+
+from tests.documents import (
+    PACKAGE_NAME,
+    RULE_ID,
+    html_part,
+    pdf_link_uris,
+    pdf_pages,
+    require,
+    text_part,
+)
 
 
 def vintage(settings):
@@ -83,16 +97,19 @@ def test_smtp_server_receives_the_multipart_bulletin(mailing, smtp_server):
     assert alternative.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in alternative.iter_parts()] == ["text/plain", "text/html"]
     text, html = alternative.iter_parts()
-    assert "余万人" in text.get_content() and "more than " in text.get_content()
+    assert "万余人" in text.get_content() and "more than " in text.get_content()
+    assert text.get_content().index("全国农民工") < text.get_content().index("Point-to-point")
     cids = {img["Content-ID"].strip("<>") for img in images}
     assert {img.get_content_type() for img in images} == {"image/png"}
-    assert cids == {"cumulative_by_mode@returnstats", "daily_new@returnstats",
-                    "top_flows@returnstats", "region_flows@returnstats"}
+    assert cids == {f"{name}.{lang}@returnstats" for lang in ("zh", "en") for name in (
+        "daily_new", "cumulative_by_mode", "top_flows", "region_flows", "enterprises")}
     for cid in cids:
         assert f"cid:{cid}" in html.get_content()
     types = [(a.get_content_type(), a.get_filename()) for a in attachments]
-    assert ("application/pdf", "bulletin-2020-02-23.pdf") in types
-    assert ("text/csv", "returns_by_mode.csv") in types
+    assert ("application/pdf", "bulletin-2020-02-23.zh.pdf") in types
+    assert ("application/pdf", "bulletin-2020-02-23.en.pdf") in types
+    for name in ("returns_by_mode.csv", "revisions.csv", "report_checks.csv"):
+        assert ("text/csv", name) in types
     pdf = next(a for a in attachments if a.get_content_type() == "application/pdf")
     assert pdf.get_content().startswith(b"%PDF")
     state = vintage(settings)
@@ -186,3 +203,82 @@ def test_recipients_with_injection_or_bad_syntax_are_rejected(rendered, bad):
         validate_address(bad)
     with pytest.raises(InvalidRecipient):
         build_message(settings, AS_OF, files, [bad])
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if "href" in attrs:
+            self.hrefs.append(attrs["href"])
+
+
+def _links(html: str) -> _Links:
+    parser = _Links()
+    parser.feed(html)
+    return parser
+
+
+def _message(settings, files):
+    raw = build_message(settings, AS_OF, files, settings.recipients).as_bytes()
+    return message_from_bytes(raw, policy=default)
+
+
+def test_every_link_sent_is_absolute_from_the_configured_base_url(rendered):
+    require("pdftotext")
+    settings, files = rendered
+    message = _message(settings, files)
+    links = _links(html_part(message))
+    external = [h for h in links.hrefs if not h.startswith("#")]
+    assert external and all(h.startswith(PUBLIC_BASE_URL) for h in external), links.hrefs
+    assert f"{PUBLIC_BASE_URL}data_docs/2020-02-23/index.html" in external
+    # The contents line links each language within the message.
+    assert {"#zh", "#en"} <= set(links.hrefs) and {"zh", "en"} <= links.ids
+    assert all(h[1:] in links.ids for h in links.hrefs if h.startswith("#"))
+    text = text_part(message)
+    assert f"{PUBLIC_BASE_URL}data_docs/2020-02-23/index.html" in text
+    assert not re.search(r"(?<![\w/])(?:\.\./|file:|/tmp/)", text)
+    for lang in ("zh", "en"):
+        uris = pdf_link_uris(files.pdf[lang])
+        assert f"{PUBLIC_BASE_URL}data_docs/2020-02-23/index.html" in uris  # links survive print
+        assert all(u.startswith(PUBLIC_BASE_URL) for u in uris), uris
+
+
+def test_without_a_base_url_nothing_sent_links_anywhere(settings):
+    (settings.output / "data_docs" / AS_OF.isoformat()).mkdir(parents=True)
+    (settings.output / "data_docs" / AS_OF.isoformat() / "index.html").write_text("<html/>")
+    files = render_bulletin(settings, AS_OF)
+    message = _message(settings, files)
+    assert [h for h in _links(html_part(message)).hrefs if not h.startswith("#")] == []
+    text = text_part(message)
+    assert "data_docs" not in text and "http" not in text and "file:" not in text
+    for part in message.walk():
+        if part.get_content_type() == "application/pdf":
+            assert b"/URI" not in part.get_content()
+
+
+def test_the_release_section_shows_no_package_name_or_rule_id(rendered):
+    require("pdftotext")
+    settings, files = rendered
+    message = _message(settings, files)
+    html = html_part(message)
+    text = text_part(message)
+    releases = [
+        re.search(r'<section id="release-zh">.*?</section>', html, re.S)[0],
+        re.search(r'<section id="release-en">.*?</section>', html, re.S)[0],
+        text[:text.index("一、分方式返岗情况")],
+        text[text.index("Point-to-point return-to-work bulletin"):text.index("RETURNS BY MODE")],
+        *(pdf_pages(files.pdf[lang])[0] for lang in ("zh", "en")),  # page 1: the release
+    ]
+    for release in releases:
+        assert "Key figures" in release or "主要指标" in release
+        assert not PACKAGE_NAME.search(release), PACKAGE_NAME.search(release)
+        assert not RULE_ID.search(release), RULE_ID.search(release)
+    # ... while the annex does show them, so the patterns can find them.
+    annex = text[text.index("ANNEX FOR STATISTICIANS"):]
+    assert PACKAGE_NAME.search(annex) and RULE_ID.search(annex)

@@ -4,13 +4,18 @@ pipeline produced)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default
 
 import duckdb
 import pandas as pd
 import pytest
 from returnstats.sample import deliver, generate
 from returnstats.warehouse.schema import TABLES
+
+from tests.documents import PACKAGE_NAME, RULE_ID, html_part, pdf_info, pdf_pages, require
 
 START = date(2020, 2, 17)
 DAYS = 3
@@ -149,6 +154,31 @@ def test_bulletins_are_written_and_mailed_to_the_outbox(pipeline_run):
     for name in ("bulletin.zh.html", "bulletin.en.html", "bulletin.zh.txt", "bulletin.en.txt"):
         assert (directory / name).stat().st_size > 0, name
     assert (output / "outbox" / f"{LAST.isoformat()}.eml").exists()
+
+
+def test_bulletin_pdfs_fit_four_pages_and_every_page_shows_the_warehouse_figures(pipeline_run):
+    """SPEC §7 on generated data: each PDF edition at most 4 tagged A4 pages, page 1 the
+    release section with the exact key figures of national_summary, no link but absolute
+    ones in the mail."""
+    require("pdfinfo", "pdftotext")
+    directory = pipeline_run["root"] / "output" / "bulletins" / LAST.isoformat()
+    figures = _warehouse(pipeline_run).execute(
+        "select returns_cumulative, returns_new, cross_province_cumulative, "
+        "key_enterprises_resolved_cumulative, provinces_reporting from national_summary "
+        "where as_of = ? and date = ?", [LAST, LAST]).fetchone()
+    for lang in ("zh", "en"):
+        pdf = directory / f"bulletin.{lang}.pdf"
+        info = pdf_info(pdf)
+        assert info["Tagged"] == "yes" and info["Page size"].endswith("(A4)")
+        assert 1 <= int(info["Pages"]) <= 4, (lang, info["Pages"])
+        pages = pdf_pages(pdf)
+        first = "".join(pages[0].split()).replace(",", "")
+        for value in figures:
+            assert str(value) in first, (lang, value)
+        assert not PACKAGE_NAME.search(pages[0]) and not RULE_ID.search(pages[0])
+    eml = (pipeline_run["root"] / "output" / "outbox" / f"{LAST.isoformat()}.eml").read_bytes()
+    html = html_part(message_from_bytes(eml, policy=default))
+    assert [h for h in re.findall(r'href="([^"]*)"', html) if not h.startswith("#")] == []
 
 
 def test_no_personal_data_reaches_the_warehouse_or_the_bulletin(pipeline_run):

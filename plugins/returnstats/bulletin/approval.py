@@ -1,55 +1,75 @@
-"""What an approver sees before a bulletin goes out (SPEC §8): the headline in both
-languages, provinces reporting, why the vintage is held, whether it corrects an approved
-one, and the largest revisions; as the Markdown body of the approval task."""
+"""What an approver reads before a bulletin goes out (SPEC §8, issue 16): the body of the
+approval task, in Markdown, built from the same context as the bulletin.
+
+It holds the headline sentence in both languages, the provinces reporting, the largest
+revisions, the correction (when the bulletin is one), and links to the previews, the
+editions and the Data Docs when RETURNSTATS_PUBLIC_BASE_URL is configured (none otherwise).
+"""
 
 from __future__ import annotations
 
-from datetime import date
-
-from returnstats.config import Settings
-from returnstats.warehouse.vintages import vintage_of
-
-from .context import N_PROVINCES, build_context, revision_label, signed_number
+from .context import BulletinContext, figure_label
+from .rounding import exact_number
+from .templates import template_environment
 
 LARGEST_REVISIONS = 5
 
 
-def approval_subject(as_of: date) -> str:
-    return f"Release the return-to-work bulletin of {as_of.isoformat()}?"
+def _lead(context: BulletinContext, lang: str) -> str:
+    """The headline sentence of the edition, as its release section prints it."""
+    text = template_environment().get_template(f"_lead.{lang}.txt.j2").render(c=context)
+    return next(line for line in text.splitlines() if line.strip())
 
 
-def approval_body(settings: Settings, as_of: date) -> str:
-    """Markdown for the approval task (no personal data: figures and province names)."""
-    context = build_context(settings, as_of)
-    commit = vintage_of(settings.warehouse, as_of)
-    missing = "、".join(p.name_zh for p in context.missing) or "无 / none"
-    lines = [
-        f"**{as_of.isoformat()}** — vintage `{commit.id}`, status **{commit.status}**",
-        "",
-        f"- 累计返岗 {context.headline('zh')}人 / {context.headline('en')} workers returned",
-        f"- 当日新增 {context.number(context.returns_new, 'zh')}人 / "
-        f"{context.number(context.returns_new, 'en')} new today",
-        f"- 重点企业已解决用工 {context.number(context.key_enterprises_resolved, 'zh')}家 / "
-        f"{context.number(context.key_enterprises_resolved, 'en')} key enterprises' needs met",
-        f"- Provinces reporting: **{context.provinces_reporting}/{N_PROVINCES}**; "
-        f"missing: {missing}",
-    ]
-    if commit.vintage.get("reason"):
-        lines.append(f"- Held because: {commit.vintage['reason']}")
-    if commit.corrects:
-        lines.append(f"- **Correction**: this vintage changes figures already approved "
-                     f"(vintage `{commit.corrects}`); approving sends a correction.")
-    revisions = sorted(context.revision_list, key=lambda r: -abs(r.change))[:LARGEST_REVISIONS]
+def _percent(change: int, first: int) -> str:
+    return f"{100 * change / first:+.1f}%" if first else "—"
+
+
+def approval_body(context: BulletinContext, largest: int = LARGEST_REVISIONS,
+                  held: str | None = None) -> str:
+    """Markdown for the approval task of the bulletin of `context.as_of`; `held`: why the
+    vintage may not be approved automatically (the release policy), if anything holds it."""
+    d = context.as_of.isoformat()
+    lines = [f"## 全国农民工点对点返岗复工日报 / Return-to-work bulletin {d}", ""]
+    if held:
+        lines += [f"**Held:** {held}.", ""]
+    if context.correction is not None:
+        lines += ["**更正 / Correction**: this bulletin replaces the one approved before for "
+                  f"{d}; {len(context.correction.rows)} figure(s) changed.", ""]
+        if context.correction.rows:
+            lines += ["| figure | published | corrected |", "|---|---:|---:|"]
+            lines += [f"| {row.label_en} | {row.cells[0].en} | {row.cells[1].en} |"
+                      for row in context.correction.rows]
+            lines.append("")
+    lines += [f"- 标题 (zh): {_lead(context, 'zh')}", f"- Headline (en): {_lead(context, 'en')}"]
+    reporting = f"- Provinces reporting: {context.provinces_reporting}/31"
+    absent = [p.name_en for p in context.missing]
+    rejected = [p.name_en for p in context.not_accepted]
+    if absent:
+        reporting += f"; not reported: {', '.join(absent)}"
+    if rejected:
+        reporting += f"; report rejected: {', '.join(rejected)}"
+    lines += [reporting + ".", ""]
+
+    revisions = sorted(context.revision_list,
+                       key=lambda r: (-abs(r.change) / max(r.first_value, 1), r.date, r.figure))
     if revisions:
-        lines += ["", "Largest revisions to published figures:", ""]
-        lines += [f"- {revision_label(r.date, r.figure, 'en')}: {r.first_value:,} → "
-                  f"{r.value:,} ({signed_number(r.change, 'en')})" for r in revisions]
-    base = getattr(settings, "public_base_url", None)
-    if base:
-        day = as_of.isoformat()
-        lines += ["", f"[Preview (zh)]({base}/bulletins/{day}/bulletin.zh.html) · "
-                  f"[Preview (en)]({base}/bulletins/{day}/bulletin.en.html) · "
-                  f"[Data Docs]({base}/data_docs/{day}/index.html)"]
-    lines += ["", "Approve to publish the vintage and send the bulletin; reject (with a "
-              "reason) to keep it unpublished."]
-    return "\n".join(lines)
+        lines += [f"Largest revisions ({len(context.revision_list)} figures revised in all):", "",
+                  "| figure | first published | first | now | change |",
+                  "|---|---|---:|---:|---:|"]
+        lines += [f"| {figure_label(r.date, r.figure, 'en')} | {r.first_as_of.isoformat()} | "
+                  f"{exact_number(r.first_value, 'en')} | {exact_number(r.value, 'en')} | "
+                  f"{r.change:+,} ({_percent(r.change, r.first_value)}) |"
+                  for r in revisions[:largest]]
+    else:
+        lines.append("No previously published figure has been revised.")
+    links = [(name, url) for name, url in (
+        ("Preview (zh)", context.public_url(f"bulletins/{d}/preview.zh.png")),
+        ("Preview (en)", context.public_url(f"bulletins/{d}/preview.en.png")),
+        ("Edition (zh)", context.edition_url("zh")),
+        ("Edition (en)", context.edition_url("en")),
+        ("Data Docs", context.data_docs_url),
+    ) if url]
+    if links:
+        lines += ["", " · ".join(f"[{name}]({url})" for name, url in links)]
+    return "\n".join(lines) + "\n"

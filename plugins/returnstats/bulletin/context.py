@@ -1,26 +1,33 @@
 """Everything the bulletin shows for an as-of date D, read from the warehouse (SPEC §5–7).
 
-The warehouse is read through the views of its commit records (`warehouse.catalog`),
-only committed vintages with as_of ≤ D. Tables published in the bulletin are built here, already suppressed, so the
-templates, the CSV files, the charts and the read-back check all see the same cells.
+Every read of the warehouse goes through `_connect`: the views of its commit records
+(`warehouse.catalog`), committed vintages with as_of ≤ D only. Tables published in the
+bulletin are built here, already suppressed, so the templates, the CSV files, the charts
+and the read-back check all see the same cells.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 import duckdb
+import pyarrow as pa
 
 from returnstats.config import Settings
 from returnstats.reference import REGIONS, Province, provinces
 from returnstats.warehouse.catalog import create_views
+from returnstats.warehouse.schema import TABLES
 
-from .labels import FIGURE_LABELS, rule_id, rule_label
+from .dates import long_date, table_date
+from .labels import FIGURE_LABELS, check_label, rule_id, rule_label
 from .rounding import exact_number, headline_number
 from .suppression import Status, suppress
 
+BEIJING = ZoneInfo("Asia/Shanghai")
 MODES = ("special_train", "chartered_bus", "train_carriage", "charter_flight")
 MODE_LABELS = {
     "special_train": ("专列", "Special trains"),
@@ -37,31 +44,34 @@ REGION_LABELS = {
 TOTAL_LABEL = ("合计", "Total")
 TOP_FLOWS = 10
 N_PROVINCES = 31
+REPORT_CHECKS_SHOWN = 20
+"""Findings listed in the annex; all of them are in report_checks.csv."""
 
+# The key figures of the release section: national_summary columns of date D, with units.
+KEY_FIGURES = (
+    ("returns_cumulative", "累计返岗人数（人）", "Cumulative returns (persons)"),
+    ("returns_new", "当日新增返岗人数（人）", "New returns on the day (persons)"),
+    ("cross_province_cumulative", "累计跨省返岗人数（人）", "Cumulative cross-province returns (persons)"),
+    ("cross_province_new", "当日新增跨省返岗人数（人）", "New cross-province returns (persons)"),
+    ("key_enterprises_resolved_cumulative", "已解决用工需求的重点企业（家）",
+     "Key enterprises with labour needs met"),
+    ("provinces_reporting", "当日报送省份（个）", "Provinces reporting for the day"),
+)
+MAIN_FIGURES = frozenset(figure for figure, _, _ in KEY_FIGURES)
 
-def date_zh(d: date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
-def date_en(d: date) -> str:
-    return f"{d.day} {d.strftime('%B')} {d.year}"
-
-
-def short_date_zh(d: date) -> str:
-    """Month and day, the way tables of a release write a date of the campaign: "2月21日"."""
-    return f"{d.month}月{d.day}日"
-
-
-def short_date_en(d: date) -> str:
-    return f"{d.day} {d.strftime('%b')}"
+# SPEC §6 `report_checks` (issue 18), for a warehouse written before the table existed.
+REPORT_CHECKS_SCHEMA = pa.schema([
+    ("package", pa.string()), ("check", pa.string()), ("province", pa.string()),
+    ("report_date", pa.date32()), ("version", pa.int64()), ("figure", pa.string()),
+    ("declared", pa.int64()), ("observed", pa.int64()), ("detail", pa.string()),
+])
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One published table cell: the warehouse figure and how each edition shows it.
+    """One published table cell: the warehouse value and how each edition shows it.
 
-    `value` is a count, or a date for the date columns of the revisions table.
-    """
+    `value` is a count, or a date in the revisions table."""
 
     value: int | date
     zh: str
@@ -74,6 +84,8 @@ class TableRow:
     label_zh: str
     label_en: str
     cells: tuple[Cell, ...]
+    key: str = ""
+    """The national_summary figure a key-figures row shows (the read-back checks it)."""
 
 
 @dataclass(frozen=True)
@@ -123,10 +135,66 @@ class Revision:
     first_as_of: date
     first_value: int
     value: int
+    previous_value: int | None = None
+    """Its value in the previous vintage (None when that vintage did not have it)."""
 
     @property
     def change(self) -> int:
         return self.value - self.first_value
+
+
+def revision_matters(figure: str, first_value: int, previous_value: int | None, value: int,
+                     threshold_percent: float) -> bool:
+    """Whether the bulletin lists a revision (every revision goes to revisions.csv): a main
+    figure (`KEY_FIGURES`; the breakdowns by mode are in Table 1) that this vintage changed,
+    and that now differs from its first value by at least `threshold_percent` of it (any
+    difference from a first value 0). A figure revised days ago and unchanged since is
+    not listed again, so the list stays as short on day 30 as on day 3."""
+    change = abs(value - first_value)
+    return (figure in MAIN_FIGURES and value != previous_value and change > 0
+            and (first_value == 0 or 100 * change >= threshold_percent * abs(first_value)))
+
+
+@dataclass(frozen=True)
+class ReportCheck:
+    """A SPEC §3.3 finding of this vintage (a `report_checks` row)."""
+
+    check: str
+    province: str | None
+    report_date: date | None
+    package: str | None
+    figure: str | None
+    declared: int | None
+    observed: int | None
+    detail: str | None
+    province_zh: str = ""
+    province_en: str = ""
+
+    def describe(self, lang: str) -> str:
+        """One line of the annex: "<check name> (<id>): <province>, <date>, <package>, ..."."""
+        zh = lang == "zh"
+        parts = [self.province_zh if zh else self.province_en,
+                 table_date(self.report_date, lang) if self.report_date else "",
+                 self.package or ""]
+        if self.figure:
+            numbers = ((f"申报{self.declared}、核实{self.observed}" if zh else
+                        f"declared {exact_number(self.declared, lang)}, observed "
+                        f"{exact_number(self.observed, lang)}")
+                       if self.declared is not None and self.observed is not None else "")
+            parts.append(f"{self.figure}{'' if zh else ' '}{numbers}".strip())
+        where = ("，" if zh else ", ").join(p for p in parts if p)
+        return f"{check_label(self.check, lang)}{'：' if zh else ': '}{where}"
+
+
+@dataclass(frozen=True)
+class CorrectedFigure:
+    """A figure of this bulletin that differs from the bulletin approved before for the same
+    as-of date (a correction, SPEC §7): national_summary `figure` of `date`."""
+
+    date: date
+    figure: str
+    previous: int
+    value: int
 
 
 @dataclass(frozen=True)
@@ -140,12 +208,14 @@ class BulletinContext:
     key_enterprises_resolved: int
     provinces_reporting: int
     series: tuple[DayFigures, ...]
+    key_figures: DisplayTable
     modes: DisplayTable
     top_flows: DisplayTable
     region_flows: DisplayTable
     enterprises: DisplayTable
-    revisions: DisplayTable
     quarantine: DisplayTable
+    revisions: DisplayTable
+    """The revisions that matter (`revision_matters`); `revision_list` holds them all."""
     missing: tuple[Province, ...]
     late: tuple[PackageNote, ...]
     rejected: tuple[PackageNote, ...]
@@ -153,11 +223,23 @@ class BulletinContext:
     not_accepted: tuple[Province, ...]
     """Provinces whose only packages for D were rejected (counted apart from `missing`)."""
     revision_list: tuple[Revision, ...]
+    revision_threshold_percent: float
+    report_check_list: tuple[ReportCheck, ...]
     quarantined_total: int
     duplicates_merged: int
     previous_as_of: date | None
-    data_docs: Path | None
-    """index.html of the run's Data Docs, else their directory; None when there are none."""
+    issuer_zh: str
+    issuer_en: str
+    contact: str
+    released_at: datetime
+    """When the bulletin is released (Beijing time), from configuration."""
+    base_url: str | None
+    """Where `<output>/` is served (RETURNSTATS_PUBLIC_BASE_URL); no link without it."""
+    data_docs: str | None
+    """Path of the run's Data Docs under `<output>/` when they exist."""
+    correction: DisplayTable | None = None
+    """The figures changed since the bulletin approved before for D; None when it is not
+    a correction."""
     region_matrix: tuple[tuple[int, ...], ...] = field(default=())
 
     @property
@@ -169,17 +251,45 @@ class BulletinContext:
 
     @property
     def tables(self) -> tuple[DisplayTable, ...]:
-        return (self.modes, self.top_flows, self.region_flows, self.enterprises,
-                self.revisions, self.quarantine)
+        """Every table the editions show, in order (the correction first when there is one)."""
+        return ((self.correction,) if self.correction else ()) + (
+            self.key_figures, self.modes, self.top_flows, self.region_flows, self.enterprises,
+            self.quarantine, self.revisions)
+
+    @property
+    def report_checks_total(self) -> int:
+        return len(self.report_check_list)
+
+    @property
+    def report_checks_shown(self) -> tuple[ReportCheck, ...]:
+        """The findings the annex lists (all of them are in report_checks.csv)."""
+        return self.report_check_list[:REPORT_CHECKS_SHOWN]
 
     def date_text(self, lang: str) -> str:
-        return date_zh(self.as_of) if lang == "zh" else date_en(self.as_of)
+        return long_date(self.as_of, lang)
+
+    def release_text(self, lang: str) -> str:
+        """"2020年2月23日21:00（北京时间）" / "23 February 2020, 21:00 Beijing time"."""
+        t = self.released_at.astimezone(BEIJING)
+        day = long_date(t.date(), lang)
+        return f"{day}{t:%H:%M}（北京时间）" if lang == "zh" else f"{day}, {t:%H:%M} Beijing time"
 
     def headline(self, lang: str) -> str:
         return headline_number(self.returns_cumulative, lang)
 
     def number(self, n: int, lang: str) -> str:
         return exact_number(n, lang)
+
+    def public_url(self, relative: str) -> str | None:
+        """Absolute URL of a file under `<output>/`, or None when no base URL is configured."""
+        return urljoin(self.base_url, relative) if self.base_url else None
+
+    @property
+    def data_docs_url(self) -> str | None:
+        return self.public_url(self.data_docs) if self.data_docs else None
+
+    def edition_url(self, lang: str) -> str | None:
+        return self.public_url(f"bulletins/{self.as_of.isoformat()}/bulletin.{lang}.html")
 
 
 class WarehouseEmpty(LookupError):
@@ -190,9 +300,21 @@ class WarehouseEmpty(LookupError):
 
 def _connect(warehouse, as_of: date) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per warehouse table over the committed vintages
-    with as_of ≤ D (what the commit records name, never a directory listing)."""
+    with as_of ≤ D (what the commit records name, never a directory listing).
+
+    The one place the bulletin reads the warehouse: the context and the read-back both
+    query these views. A table the warehouse does not hold yet is an empty view."""
     con = duckdb.connect()
     create_views(con, warehouse, upto=as_of)
+    if "report_checks" not in TABLES:  # until the warehouse commits report_checks (issue 18)
+        files = sorted(Path(warehouse).glob("report_checks/as_of=*/*.parquet"))
+        if files:
+            rel = con.read_parquet([str(f) for f in files], hive_partitioning=True)
+        else:
+            rel = con.from_arrow(pa.Table.from_batches(
+                [], REPORT_CHECKS_SCHEMA.append(pa.field("as_of", pa.date32()))))
+        rel.filter(duckdb.ColumnExpression("as_of") <= duckdb.ConstantExpression(as_of)) \
+            .create_view("report_checks")
     return con
 
 
@@ -212,8 +334,12 @@ def _cells(grid, r: int, threshold: int) -> tuple[Cell, ...]:
     )
 
 
-def _plain_cells(values, lang_fmt=exact_number) -> tuple[Cell, ...]:
-    return tuple(Cell(v, lang_fmt(v, "zh"), lang_fmt(v, "en")) for v in values)
+def count_cell(n: int) -> Cell:
+    return Cell(n, exact_number(n, "zh"), exact_number(n, "en"))
+
+
+def date_cell(d: date) -> Cell:
+    return Cell(d, table_date(d, "zh"), table_date(d, "en"))
 
 
 def signed_number(n: int, lang: str) -> str:
@@ -223,14 +349,20 @@ def signed_number(n: int, lang: str) -> str:
     return ("+" if n > 0 else "") + exact_number(n, lang)
 
 
-def revision_label(d: date, figure: str, lang: str) -> str:
-    """Row label of the revisions table: "2月21日累计返岗人数" / "21 Feb, cumulative returns"."""
+def change_cell(n: int) -> Cell:
+    return Cell(n, signed_number(n, "zh"), signed_number(n, "en"))
+
+
+def figure_label(d: date, figure: str, lang: str) -> str:
+    """Row label of a date's figure: "2020年2月21日累计返岗人数" / "21 Feb 2020, cumulative returns"."""
     zh, en = FIGURE_LABELS[figure]
-    return f"{short_date_zh(d)}{zh}" if lang == "zh" else f"{short_date_en(d)}, {en}"
+    return f"{table_date(d, 'zh')}{zh}" if lang == "zh" else f"{table_date(d, 'en')}, {en}"
 
 
-def _revisions(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[Revision, ...]:
-    """Figures of dates before D whose vintage-D value differs from the first published."""
+def warehouse_revisions(con: duckdb.DuckDBPyConnection, as_of: date,
+                        previous_as_of: date | None) -> tuple[Revision, ...]:
+    """Figures of dates before D whose vintage-D value differs from the first published,
+    with their value in the previous vintage."""
     columns = ", ".join(FIGURE_LABELS)  # identifiers from this module's list, never input
     rows = _rows(
         con,
@@ -238,45 +370,91 @@ def _revisions(con: duckdb.DuckDBPyConnection, as_of: date) -> tuple[Revision, .
         f"WHERE date < ?) ON {columns} INTO NAME figure VALUE value), "
         "first AS (SELECT date, figure, min(as_of) AS first_as_of, "
         "arg_min(value, as_of) AS first_value FROM long GROUP BY date, figure) "
-        "SELECT f.date, f.figure, f.first_as_of, f.first_value, n.value FROM first f "
+        "SELECT f.date, f.figure, f.first_as_of, f.first_value, n.value, p.value FROM first f "
         "JOIN long n ON n.date = f.date AND n.figure = f.figure AND n.as_of = ? "
+        "LEFT JOIN long p ON p.date = f.date AND p.figure = f.figure AND p.as_of = ? "
         "WHERE f.first_as_of < ? AND n.value IS DISTINCT FROM f.first_value",
-        [as_of, as_of, as_of],
+        [as_of, as_of, previous_as_of, as_of],
     )
     order = {figure: i for i, figure in enumerate(FIGURE_LABELS)}
     return tuple(
-        Revision(d, figure, first_as_of, int(first), int(now))
-        for d, figure, first_as_of, first, now in sorted(rows, key=lambda r: (r[0], order[r[1]]))
+        Revision(d, figure, first_as_of, int(first), int(now),
+                 None if previous is None else int(previous))
+        for d, figure, first_as_of, first, now, previous
+        in sorted(rows, key=lambda r: (r[0], order[r[1]]))
     )
 
 
-def build_context(settings: Settings, as_of: date) -> BulletinContext:
-    """Read the warehouse for `as_of` (and earlier vintages) into the bulletin's figures."""
+def _revision_table(revisions: tuple[Revision, ...]) -> DisplayTable:
+    return DisplayTable(
+        "revisions", "表A3 本期修订的主要指标", "Table A3. Main figures revised in this bulletin",
+        ("日期及指标", "首次发布日", "首次发布数", "本期数", "修订"),
+        ("Date and figure", "First published", "First value", "Now", "Change"),
+        tuple(
+            TableRow(figure_label(r.date, r.figure, "zh"), figure_label(r.date, r.figure, "en"),
+                     (date_cell(r.first_as_of), count_cell(r.first_value), count_cell(r.value),
+                      change_cell(r.change)))
+            for r in revisions
+        ),
+    )
+
+
+def correction_table(changed: tuple[CorrectedFigure, ...]) -> DisplayTable:
+    """The figures a correction bulletin changes, as the release section shows them."""
+    order = {figure: i for i, figure in enumerate(FIGURE_LABELS)}
+    return DisplayTable(
+        "correction", "更正内容", "What this correction changes",
+        ("日期及指标", "原发布数", "更正后", "变化"),
+        ("Date and figure", "Published", "Corrected", "Change"),
+        tuple(
+            TableRow(figure_label(c.date, c.figure, "zh"), figure_label(c.date, c.figure, "en"),
+                     (count_cell(c.previous), count_cell(c.value), change_cell(c.value - c.previous)))
+            for c in sorted(changed, key=lambda c: (c.date, order[c.figure]))
+        ),
+    )
+
+
+def build_context(settings: Settings, as_of: date,
+                  correction: tuple[CorrectedFigure, ...] | None = None) -> BulletinContext:
+    """Read the warehouse for `as_of` (and earlier vintages) into the bulletin's figures.
+
+    `correction`: the figures changed since the bulletin approved before for `as_of`
+    (issue 16 wires it from the approval state); None for a first release."""
     con = _connect(settings.warehouse, as_of)
-    threshold = settings.suppression_threshold
-    prov = provinces()
     try:
-        return _build(con, settings, as_of, threshold, prov)
+        return _build(con, settings, as_of, provinces(), correction)
     finally:
         con.close()
 
 
-def _build(con, settings, as_of, threshold, prov) -> BulletinContext:
-    mode_cols = [f"returns_cumulative_{m}" for m in MODES]
+def _build(con, settings: Settings, as_of: date, prov: dict[str, Province],
+           correction: tuple[CorrectedFigure, ...] | None) -> BulletinContext:
+    threshold = settings.suppression_threshold
     summary = _rows(
         con,
         "SELECT date, returns_new, returns_cumulative, cross_province_new, "
-        "cross_province_cumulative, key_enterprises_resolved_cumulative, provinces_reporting, "
-        + ", ".join(mode_cols)
-        + " FROM national_summary WHERE as_of = ? AND date <= ? ORDER BY date",
+        "cross_province_cumulative, key_enterprises_resolved_cumulative, provinces_reporting "
+        "FROM national_summary WHERE as_of = ? AND date <= ? ORDER BY date",
         [as_of, as_of],
     )
     if not summary or summary[-1][0] != as_of:
         raise WarehouseEmpty(f"national_summary has no figures for {as_of} in vintage {as_of}")
-    series = tuple(
-        DayFigures(r[0], r[1], r[2], dict(zip(MODES, r[7:11], strict=True))) for r in summary
+    today = dict(zip(("date", "returns_new", "returns_cumulative", "cross_province_new",
+                      "cross_province_cumulative", "key_enterprises_resolved_cumulative",
+                      "provinces_reporting"), summary[-1], strict=True))
+    by_mode = {r[0]: dict(zip(MODES, r[1:], strict=True)) for r in _rows(
+        con,
+        "SELECT date, " + ", ".join(f"returns_cumulative_{m}" for m in MODES)
+        + " FROM national_summary WHERE as_of = ? AND date <= ?",
+        [as_of, as_of],
+    )}
+    series = tuple(DayFigures(r[0], r[1], r[2], by_mode[r[0]]) for r in summary)
+
+    key_figures = DisplayTable(
+        "key_figures", "主要指标", "Key figures", ("指标", "数值"), ("Figure", "Value"),
+        tuple(TableRow(zh, en, (count_cell(int(today[figure])),), key=figure)
+              for figure, zh, en in KEY_FIGURES),
     )
-    today = summary[-1]
 
     # Returns by mode: new (returns_daily, date = D) and cumulative (national_summary).
     new_by_mode = dict(_rows(
@@ -376,26 +554,13 @@ def _build(con, settings, as_of, threshold, prov) -> BulletinContext:
     previous_as_of = _rows(
         con, "SELECT max(as_of) FROM national_summary WHERE as_of < ?", [as_of]
     )[0][0]
-    revision_list = _revisions(con, as_of)
-    revisions = DisplayTable(
-        "revisions", "表5 对已发布数据的修订", "Table 5. Revisions to published figures",
-        ("日期及指标", "首次发布日", "首次发布数", "本期数", "修订"),
-        ("Date and figure", "First published", "First value", "Now", "Change"),
-        tuple(
-            TableRow(
-                revision_label(r.date, r.figure, "zh"),
-                revision_label(r.date, r.figure, "en"),
-                (Cell(r.first_as_of, short_date_zh(r.first_as_of), short_date_en(r.first_as_of)),
-                 Cell(r.first_value, exact_number(r.first_value, "zh"),
-                      exact_number(r.first_value, "en")),
-                 Cell(r.value, exact_number(r.value, "zh"), exact_number(r.value, "en")),
-                 Cell(r.change, signed_number(r.change, "zh"), signed_number(r.change, "en"))),
-            )
-            for r in revision_list
-        ),
-    )
+    revision_list = warehouse_revisions(con, as_of, previous_as_of)
+    percent = settings.revision_threshold_percent
+    revisions = _revision_table(tuple(
+        r for r in revision_list
+        if revision_matters(r.figure, r.first_value, r.previous_value, r.value, percent)))
 
-    # Data quality, from the ledger and the quarantine of this vintage.
+    # Data quality, from the ledger, report_checks and the quarantine of this vintage.
     reporting = {r[0] for r in _rows(
         con,
         "SELECT DISTINCT province FROM ledger WHERE as_of = ? AND report_date = ? "
@@ -438,6 +603,16 @@ def _build(con, settings, as_of, threshold, prov) -> BulletinContext:
             [as_of, previous_as_of],
         )
     )
+    checks = tuple(
+        ReportCheck(*row, province_zh=_pzh(prov, row[1]) if row[1] else "",
+                    province_en=_pen(prov, row[1]) if row[1] else "")
+        for row in _rows(
+            con,
+            'SELECT "check", province, report_date, package, figure, declared, observed, detail '
+            "FROM report_checks WHERE as_of = ? "
+            'ORDER BY "check", report_date, province, package, figure',
+            [as_of],
+        ))
     by_rule = _rows(
         con,
         "SELECT rule, count(*) FILTER (WHERE report_date = ?), count(*) FROM quarantine "
@@ -445,45 +620,55 @@ def _build(con, settings, as_of, threshold, prov) -> BulletinContext:
         [as_of, as_of],
     )
     quarantine = DisplayTable(
-        "quarantined_by_rule", "表6 按规则剔除的记录（条）",
-        "Table 6. Records quarantined, by rule (records)",
+        "quarantined_by_rule", "表A2 按规则剔除的记录（条）",
+        "Table A2. Records quarantined, by rule (records)",
         ("规则", "当日报送", "累计"), ("Rule", "Reported today", "To date"),
         tuple(TableRow(rule_label(r[0], "zh"), rule_label(r[0], "en"),
-                       _plain_cells((int(r[1]), int(r[2])))) for r in by_rule),
+                       (count_cell(int(r[1])), count_cell(int(r[2])))) for r in by_rule),
     )
     duplicates_merged = int(_rows(
         con, "SELECT coalesce(sum(rows_merged), 0) FROM ledger WHERE as_of = ?", [as_of]
     )[0][0])
 
-    docs = settings.output / "data_docs" / as_of.isoformat()
-    if (docs / "index.html").is_file():
+    docs = Path("data_docs") / as_of.isoformat()
+    if (settings.output / docs / "index.html").is_file():
         docs = docs / "index.html"
+    release = datetime.combine(as_of, settings.release_time, tzinfo=BEIJING)
     return BulletinContext(
         as_of=as_of,
         threshold=threshold,
-        returns_cumulative=today[2],
-        returns_new=today[1],
-        cross_province_new=today[3],
-        cross_province_cumulative=today[4],
-        key_enterprises_resolved=today[5],
+        returns_cumulative=int(today["returns_cumulative"]),
+        returns_new=int(today["returns_new"]),
+        cross_province_new=int(today["cross_province_new"]),
+        cross_province_cumulative=int(today["cross_province_cumulative"]),
+        key_enterprises_resolved=int(today["key_enterprises_resolved_cumulative"]),
         provinces_reporting=len(reporting),
         series=series,
+        key_figures=key_figures,
         modes=modes,
         top_flows=top_flows,
         region_flows=region_flows,
         enterprises=enterprises,
-        revisions=revisions,
         quarantine=quarantine,
+        revisions=revisions,
         missing=missing,
         late=tuple(late),
         rejected=rejected,
         corrected=tuple(corrected),
         not_accepted=not_accepted,
         revision_list=revision_list,
+        revision_threshold_percent=percent,
+        report_check_list=checks,
         quarantined_total=sum(int(r[2]) for r in by_rule),
         duplicates_merged=duplicates_merged,
         previous_as_of=previous_as_of,
-        data_docs=docs if docs.exists() else None,
+        issuer_zh=settings.issuer_zh,
+        issuer_en=settings.issuer_en,
+        contact=settings.contact,
+        released_at=release,
+        base_url=settings.public_base_url,
+        data_docs=docs.as_posix() if (settings.output / docs).exists() else None,
+        correction=correction_table(correction) if correction is not None else None,
         region_matrix=tuple(tuple(row) for row in region_values),
     )
 

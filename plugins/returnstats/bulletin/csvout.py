@@ -6,12 +6,17 @@ import csv
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Half-width and full-width signs: spreadsheet software folds ＝＋－＠ to =+-@ on input.
+_FORMULA_SIGNS = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
+_CONTROL_STARTS = ("\t", "\r")
 
 
 def safe_csv_cell(value: object) -> object:
-    """A text cell starting like a formula gets a leading `'`; numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+    """A text cell that a spreadsheet could take for a formula gets a leading `'`: one that
+    starts with a tab or a carriage return, or with a sign after any leading whitespace
+    (" =1+1" is a formula to most spreadsheets). Numbers stay numbers."""
+    if isinstance(value, str) and (value.startswith(_CONTROL_STARTS)
+                                   or value.lstrip().startswith(_FORMULA_SIGNS)):
         return "'" + value
     return value
 

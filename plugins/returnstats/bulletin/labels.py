@@ -1,8 +1,9 @@
-"""Reader-facing names (zh, en) of the national figures and of the validation rules.
+"""Reader-facing names (zh, en) of the national figures, the validation rules and the
+report checks.
 
-The rule ids are the stable ids of docs/rules.md; the bulletin shows the plain-language
-name with the id in brackets, so a reader can look the rule up. An id without a name here
-is shown as the id alone.
+The rule and check ids are the stable ids of docs/rules.md; the bulletin's annex shows the
+plain-language name with the id in brackets, so a statistician can look the rule up. An id
+without a name here is shown as the id alone. Ids never appear in the release section.
 """
 
 from __future__ import annotations
@@ -74,15 +75,30 @@ RULE_LABELS: dict[str, tuple[str, str]] = {
                                             "status date after the report date"),
 }
 
+# SPEC §3.3 report checks (`report_checks.check`).
+CHECK_LABELS: dict[str, tuple[str, str]] = {
+    "report.declared_totals.mismatch": ("申报合计与记录不符", "declared totals differ from the records"),
+    "report.package.late": ("迟报", "late package"),
+    "report.province.missing": ("未报送", "province did not report"),
+}
+
 
 def rule_id(reason: str | None) -> str:
     """The rule id of a ledger reason ("<rule id>: <detail>")."""
     return (reason or "").split(":", 1)[0].strip()
 
 
+def _labelled(names: tuple[str, str] | None, identifier: str, lang: str) -> str:
+    if names is None:
+        return identifier
+    return f"{names[0]}（{identifier}）" if lang == "zh" else f"{names[1]} ({identifier})"
+
+
 def rule_label(rule: str, lang: str) -> str:
     """"<name>（<id>）" / "<name> (<id>)", or the id alone when it has no name."""
-    names = RULE_LABELS.get(rule)
-    if names is None:
-        return rule
-    return f"{names[0]}（{rule}）" if lang == "zh" else f"{names[1]} ({rule})"
+    return _labelled(RULE_LABELS.get(rule), rule, lang)
+
+
+def check_label(check: str, lang: str) -> str:
+    """A report check's name and id, as `rule_label`."""
+    return _labelled(CHECK_LABELS.get(check), check, lang)

@@ -24,9 +24,10 @@ from returnstats.config import Settings
 from returnstats.warehouse.commits import current_commits
 from returnstats.warehouse.location import locate
 
-from .render import SUBJECT, BulletinFiles, content_id
+from .render import BulletinFiles, content_id, subject
 
 VINTAGE_HEADER = "X-Returnstats-Vintage"
+TEXT_CONTENTS = "中文版在前，English edition below.\n\n"
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
@@ -46,14 +47,16 @@ def validate_address(address: str) -> str:
 
 def build_message(settings: Settings, as_of: date, files: BulletinFiles,
                   recipients: Sequence[str], vintage: str = "") -> EmailMessage:
-    """multipart/mixed: related(alternative(text, html), inline charts), PDF, CSV tables."""
+    """multipart/mixed: related(alternative(text, html), inline charts), the PDF editions,
+    the CSV tables (revisions.csv and report_checks.csv in full). `vintage`: the commit id
+    of the vintage sent, recorded in a header."""
     to = [validate_address(r) for r in recipients]
     if not to:
         raise InvalidRecipient("no recipients")
     sender = validate_address(settings.mail_from)
 
     message = EmailMessage(policy=SMTP)
-    message["Subject"] = SUBJECT.format(d=as_of.isoformat())
+    message["Subject"] = subject(as_of, files.correction)
     message["From"] = sender
     message["To"] = ", ".join(to)
     message["Date"] = formatdate(localtime=False)
@@ -61,8 +64,8 @@ def build_message(settings: Settings, as_of: date, files: BulletinFiles,
     if vintage:  # the commit id of the vintage sent: a pipeline identifier, not input
         message[VINTAGE_HEADER] = vintage
 
-    text = (files.text["zh"].read_text(encoding="utf-8") + "\n" + "-" * 60 + "\n\n"
-            + files.text["en"].read_text(encoding="utf-8"))
+    text = (TEXT_CONTENTS + files.text["zh"].read_text(encoding="utf-8") + "\n" + "-" * 60
+            + "\n\n" + files.text["en"].read_text(encoding="utf-8"))
     alternative = MIMEPart(policy=SMTP)
     alternative.set_content(text, subtype="plain", charset="utf-8")
     alternative.add_alternative(files.mail_html.read_text(encoding="utf-8"), subtype="html",
@@ -70,15 +73,18 @@ def build_message(settings: Settings, as_of: date, files: BulletinFiles,
     related = MIMEPart(policy=SMTP)
     related.make_related()
     related.attach(alternative)
-    for name, path in files.charts.items():
-        image = MIMEPart(policy=SMTP)
-        image.set_content(path.read_bytes(), maintype="image", subtype="png",
-                          cid=f"<{content_id(name)}>", filename=path.name, disposition="inline")
-        related.attach(image)
+    for lang, charts in files.charts.items():
+        for name, path in charts.items():
+            image = MIMEPart(policy=SMTP)
+            image.set_content(path.read_bytes(), maintype="image", subtype="png",
+                              cid=f"<{content_id(name, lang)}>", filename=path.name,
+                              disposition="inline")
+            related.attach(image)
     message.make_mixed()
     message.attach(related)
-    message.add_attachment(files.pdf.read_bytes(), maintype="application", subtype="pdf",
-                           filename=f"bulletin-{as_of.isoformat()}.pdf")
+    for lang, pdf in files.pdf.items():
+        message.add_attachment(pdf.read_bytes(), maintype="application", subtype="pdf",
+                               filename=f"bulletin-{as_of.isoformat()}.{lang}.pdf")
     for path in files.tables:
         message.add_attachment(path.read_bytes(), maintype="text", subtype="csv",
                                filename=path.name)
