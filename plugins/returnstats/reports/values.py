@@ -232,6 +232,14 @@ def normalise_phone(s: pd.Series) -> pd.Series:
     return _from_arrow(pc.if_else(mobile, array, pa.scalar(None, array.type)), s.index)
 
 
+def normalise_phone_text(s: pd.Series) -> pd.Series:
+    """The phone text without separators or a +86/0086 prefix, half-width (None if empty);
+    whether it is a mainland mobile number is the phone rule's verdict."""
+    array = pc.utf8_normalize(_to_arrow(s), "NFKC")
+    array = pc.replace_substring_regex(array, r"[\s\-().]+", "")
+    return _from_arrow(pc.replace_substring_regex(array, r"^(?:\+86|0086)", ""), s.index)
+
+
 def normalise_uscc(s: pd.Series) -> pd.Series:
     """USCC upper-case, half-width, without spaces (None if empty)."""
     array = pc.utf8_normalize(_to_arrow(s), "NFKC")

@@ -1,8 +1,10 @@
 """Findings to quarantine rows, and the split of a file into accepted and quarantined rows.
 
 An error finding takes the row out of the accepted set; a warning leaves it accepted and
-flagged (the prepared frame already treats a flagged optional value as absent). A row
-breaking several rules gets one quarantine row per rule and is counted once.
+flagged, and the columns its expectation names in `treated_as_absent` are staged as null
+on that row. A row breaking several rules gets one finding row per rule and is counted
+once. The staged findings hold both severities; publish writes the errors to
+`quarantine` and the warnings to `record_flags` (SPEC §6).
 """
 
 from __future__ import annotations
@@ -40,6 +42,20 @@ def empty_quarantine() -> pd.DataFrame:
 def record_key_column(kind: str) -> str:
     """The column named in `quarantine.record_id`: record_id, or the USCC as given."""
     return "record_id" if kind == "workers" else "enterprise_uscc_raw"
+
+
+def _blank_absent(accepted: pd.DataFrame, findings: list[RuleFinding]) -> pd.DataFrame:
+    """`accepted` with the values warnings treat as absent set to null."""
+    blanks = [f for f in findings if f.rule.absent and f.row_numbers.size]
+    if not blanks:
+        return accepted
+    accepted = accepted.copy()
+    rows = accepted["row_number"].to_numpy(dtype="int64")
+    for finding in blanks:
+        flagged = np.isin(rows, finding.row_numbers)
+        for column in finding.rule.absent:
+            accepted[column] = accepted[column].mask(flagged)
+    return accepted
 
 
 def split_file(kind: str, prepared: pd.DataFrame, findings: list[RuleFinding],
@@ -89,7 +105,7 @@ def split_file(kind: str, prepared: pd.DataFrame, findings: list[RuleFinding],
 
     errors = np.unique(np.concatenate(error_rows)) if error_rows else np.empty(0, "int64")
     keep = ~np.isin(row_numbers, errors)
-    accepted = prepared[keep]
+    accepted = _blank_absent(prepared[keep], findings)
     return FileOutcome(
         accepted=accepted,
         quarantine=quarantine,
