@@ -10,9 +10,13 @@ distinct value in `returnstats.reports.values`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import (
     ColumnMapExpectation,
@@ -36,6 +40,15 @@ def _text(column: pd.Series) -> pd.Series:
     return column.astype(object)
 
 
+def _per_value(column: pd.Series, check: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """`check` of each value, computed once per distinct value of a categorical column."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        verdicts = check(pd.Series(column.cat.categories.to_numpy(dtype=object)))
+        return pd.Series(verdicts.to_numpy(dtype=bool)[column.cat.codes.to_numpy()],
+                         index=column.index)
+    return check(_text(column))
+
+
 # ---------------------------------------------------------------- column checks
 
 class ColumnValuesParseableDate(ColumnMapMetricProvider):
@@ -43,7 +56,7 @@ class ColumnValuesParseableDate(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, **kwargs):
-        return values.parse_datetime64(_text(column)).notna()
+        return _per_value(column, lambda v: values.parse_datetime64(v).notna())
 
 
 class ExpectColumnValuesToBeParseableDates(ColumnMapExpectation):
@@ -59,7 +72,7 @@ class ColumnValuesInteger(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, **kwargs):
-        return values.parse_int(_text(column)).notna()
+        return _per_value(column, lambda v: values.parse_int(v).notna())
 
 
 class ExpectColumnValuesToBeIntegers(ColumnMapExpectation):
@@ -74,7 +87,7 @@ class ColumnValuesGb11643(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, **kwargs):
-        return values.is_valid_id(_text(column))
+        return _per_value(column, values.is_valid_normalised_id)
 
 
 class ExpectColumnValuesToBeGb11643IdNumbers(ColumnMapExpectation):
@@ -91,7 +104,7 @@ class ColumnValuesGb32100(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, **kwargs):
-        return values.is_valid_uscc(_text(column))
+        return _per_value(column, values.is_valid_uscc)
 
 
 class ExpectColumnValuesToBeGb32100CreditCodes(ColumnMapExpectation):
@@ -107,7 +120,7 @@ class ColumnValuesCountyCode(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, **kwargs):
-        return values.is_county_code(_text(column))
+        return _per_value(column, values.is_county_code)
 
 
 class ExpectColumnValuesToBeCountyCodes(ColumnMapExpectation):
@@ -135,11 +148,20 @@ class ExpectColumnValuesToBeFirstOccurrences(ColumnMapExpectation):
 
 
 # ---------------------------------------------------------------- against the ID number
+# These compare with what the characters of the ID say and check the ID itself only on
+# the rows that disagree (few): a row whose ID is invalid passes, another rule flags it.
 
-def _id_facts(ids: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Sex and birth date encoded in each valid ID number (None/NaT for invalid ones)."""
-    ids = _text(ids)
-    return values.id_facts(ids, values.is_valid_id(ids))
+def _arrow(column: pd.Series) -> pa.Array:
+    return pa.array(column.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+
+
+def _pass_unless_valid(disagree: np.ndarray, codes: pd.Series,
+                       valid: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """True where the row passes: it agrees, or its code is not valid."""
+    passes = ~disagree
+    if disagree.any():
+        passes[disagree] = ~valid(codes[disagree]).to_numpy(dtype=bool)
+    return passes
 
 
 class ColumnPairSexMatchesId(ColumnPairMapMetricProvider):
@@ -148,9 +170,13 @@ class ColumnPairSexMatchesId(ColumnPairMapMetricProvider):
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_A, column_B, **kwargs):
-        sex, _ = _id_facts(column_B)
-        comparable = sex.notna() & column_A.isin(["M", "F"])
-        return ~comparable | (column_A == sex)
+        digit = pc.utf8_slice_codeunits(_arrow(column_B), 16, 17)
+        odd = pc.is_in(digit, value_set=pa.array(list("13579"), pa.large_string()))
+        id_sex = np.where(odd.to_numpy(zero_copy_only=False), "M", "F")
+        sex = column_A.to_numpy(dtype=object)
+        disagree = np.isin(sex, ["M", "F"]) & (sex != id_sex)
+        return pd.Series(_pass_unless_valid(disagree, column_B, values.is_valid_normalised_id),
+                         index=column_A.index)
 
 
 class ExpectColumnPairSexToMatchIdNumber(ColumnPairMapExpectation):
@@ -170,9 +196,13 @@ class ColumnPairBirthDateMatchesId(ColumnPairMapMetricProvider):
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_A, column_B, **kwargs):
-        _, birth = _id_facts(column_B)
-        given = pd.Series(column_A, copy=False).astype("datetime64[s]")
-        return birth.isna() | (given == birth)
+        digits = pc.utf8_slice_codeunits(_arrow(column_B), 6, 14)
+        id_birth = pc.strptime(digits, format="%Y%m%d", unit="s", error_is_null=True)
+        id_birth = id_birth.to_numpy(zero_copy_only=False).astype("datetime64[s]")
+        given = column_A.to_numpy(dtype="datetime64[s]")
+        disagree = given != id_birth  # NaT never equals: an unreadable ID date disagrees
+        return pd.Series(_pass_unless_valid(disagree, column_B, values.is_valid_normalised_id),
+                         index=column_A.index)
 
 
 class ExpectColumnPairBirthDateToMatchIdNumber(ColumnPairMapExpectation):
@@ -191,11 +221,10 @@ class ColumnPairCreditCodeInProvince(ColumnPairMapMetricProvider):
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_A, column_B, **kwargs):
-        codes = _text(column_A)
-        valid = values.is_valid_uscc(codes).to_numpy()
-        registered = codes.str.slice(2, 4).to_numpy(dtype=object)
-        return pd.Series(~valid | (registered == column_B.to_numpy(dtype=object)),
-                         index=column_A.index, dtype=bool)
+        registered = pc.utf8_slice_codeunits(_arrow(column_A), 2, 4)
+        disagree = registered.to_numpy(zero_copy_only=False) != column_B.to_numpy(dtype=object)
+        return pd.Series(_pass_unless_valid(disagree, column_A, values.is_valid_uscc),
+                         index=column_A.index)
 
 
 class ExpectColumnPairCreditCodeToBeRegisteredInProvince(ColumnPairMapExpectation):

@@ -12,14 +12,14 @@ Normalising happens once per distinct value inside `returnstats.reports.values`.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from returnstats.reference import province_code
 from returnstats.reports import values
 
 
@@ -84,19 +84,6 @@ class _Given:
         return self.text[column]
 
 
-def _text(series: pd.Series) -> pd.Series:
-    """Object-dtype text with None for missing (what the parquet writer and GX expect)."""
-    series = series.astype(object)
-    return series.where(series.notna(), None)
-
-
-def _nfkc(series: pd.Series) -> pd.Series:
-    """NFKC-normalised text (full-width digits to ASCII), None kept."""
-    array = pc.utf8_normalize(pa.array(series.to_numpy(dtype=object), type=pa.string(),
-                                       from_pandas=True), "NFKC")
-    return _text(pd.Series(array.to_numpy(zero_copy_only=False), index=series.index))
-
-
 def _context_columns(table: pd.DataFrame, ctx: FileContext) -> Columns:
     n, index = len(table), table.index
 
@@ -136,24 +123,25 @@ def prepare_workers(table: pd.DataFrame, ctx: FileContext) -> pd.DataFrame:
     ids = values.normalise_id(given["id_number"])
     frame["id_number"] = ids
     frame["id_number_raw"] = ids
-    frame["sex"] = _canonical(values.parse_sex(given["sex"]), given["sex"])
+    # Columns with few distinct values are categorical: the expectations compare, filter
+    # and take them as small integer codes.
+    frame["sex"] = values.canonical(given["sex"], values.sex_of)
     for column in ("birth_date", "departure_date", "arrival_date"):
-        frame[f"{column}_raw"] = given[column]
-        frame[column] = values.parse_datetime64(given[column])
+        frame[column], frame[f"{column}_raw"] = values.parse_dates_keeping_text(given[column])
     frame["phone"] = values.normalise_phone_text(given["phone"])
 
-    county = _nfkc(given["origin_county"])
+    county = values.canonical(given["origin_county"],
+                              lambda text: unicodedata.normalize("NFKC", text).strip())
     frame["origin_county"] = county
-    frame["origin_province"] = values.map_distinct(county, lambda v: v[:2])
-    frame["destination_province"] = _canonical(
-        values.parse_province(given["destination_province"]), given["destination_province"])
+    frame["origin_province"] = values.derive(county, lambda code: code[:2])
+    frame["destination_province"] = values.canonical(given["destination_province"],
+                                                     province_code)
     frame["destination_city"] = given["destination_city"]
-    frame["employer_uscc"] = values.normalise_uscc(given["employer_uscc"])
+    frame["employer_uscc"] = values.canonical(given["employer_uscc"], values.uscc_of)
     frame["employer_name"] = given["employer_name"]
-    frame["mode"] = _canonical(values.parse_mode(given["mode"]), given["mode"])
+    frame["mode"] = values.canonical(given["mode"], values.mode_of)
     frame["trip_ref"] = given["trip_ref"]
-    frame["origin_risk"] = _canonical(values.parse_risk(given["origin_risk"]),
-                                      given["origin_risk"])
+    frame["origin_risk"] = values.canonical(given["origin_risk"], values.risk_of)
 
     # The sender organises the transport: a package of the origin province is the sending
     # side even when the worker stays in that province.

@@ -49,12 +49,14 @@ def _blank_absent(accepted: pd.DataFrame, findings: list[RuleFinding]) -> pd.Dat
     blanks = [f for f in findings if f.rule.absent and f.row_numbers.size]
     if not blanks:
         return accepted
-    accepted = accepted.copy()
+    accepted = accepted.copy(deep=False)  # new columns replace, never write into, old ones
     rows = accepted["row_number"].to_numpy(dtype="int64")
     for finding in blanks:
         flagged = np.isin(rows, finding.row_numbers)
         for column in finding.rule.absent:
-            accepted[column] = accepted[column].mask(flagged)
+            values = accepted[column]
+            # Text keeps None for missing (what the staging writer expects).
+            accepted[column] = values.mask(flagged, None if values.dtype == object else np.nan)
     return accepted
 
 

@@ -83,6 +83,8 @@ def to_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     for f in schema:
         column = frame[f.name] if f.name in frame.columns else pd.Series(
             [None] * len(frame), dtype=object)
+        if isinstance(column.dtype, pd.CategoricalDtype):  # prepared codes with few values
+            column = pd.Series(column.to_numpy(dtype=object, na_value=None), index=column.index)
         if pa.types.is_date32(f.type) and pd.api.types.is_datetime64_any_dtype(column):
             array = pa.array(column.to_numpy(dtype="datetime64[s]"),
                              mask=column.isna().to_numpy(), type=pa.timestamp("s"))
