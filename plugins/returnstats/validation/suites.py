@@ -72,7 +72,8 @@ def suite_name(kind: str) -> str:
 
 
 def suite_path(kind: str) -> Path:
-    return EXPECTATIONS_DIR / f"{suite_name(kind)}.json"
+    """The suite's file in GX's expectation store (a dot in a name is a folder)."""
+    return Path(EXPECTATIONS_DIR, *suite_name(kind).split(".")).with_suffix(".json")
 
 
 @cache
@@ -151,6 +152,15 @@ class _Runner:
 
 _runner: _Runner | None = None
 _runner_lock = threading.Lock()
+
+
+def reload_suites() -> None:
+    """Read the suite files again on next use (after `EXPECTATIONS_DIR` changed)."""
+    global _runner
+    with _runner_lock:
+        _runner = None
+        _suite_json.cache_clear()
+        suite_columns.cache_clear()
 
 
 def _get_runner() -> _Runner:
