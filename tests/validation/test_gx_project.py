@@ -14,7 +14,6 @@ from returnstats.validation import suites
 
 def test_the_project_opens_as_a_file_context_with_both_suites(tmp_path):
     import great_expectations as gx
-
     import returnstats.validation.expectations  # noqa: F401 — the custom expectations
 
     shutil.copytree(INCLUDE / "gx", tmp_path / "gx")  # GX writes its store ids beside them

@@ -22,6 +22,7 @@ from returnstats.config import Settings
 from returnstats.reports.errors import PackageRejected
 from returnstats.reports.landing import PackageRef, RejectedEntry, scan_landing
 from returnstats.reports.package import Package, census, read_package
+from returnstats.reports.values import MODES
 from returnstats.validation.data_docs import result_path
 from returnstats.validation.ledger import NO_FILE, LedgerEntry, ledger_frame
 from returnstats.validation.prepare import (
@@ -189,10 +190,27 @@ def _ingest_package(settings: Settings, ref: PackageRef, as_of: date) -> dict[st
         tables["quarantine"] = pd.concat(quarantine, ignore_index=True)
     meta = _meta(ref.name, ref.province, ref.report_date, ref.version, "accepted", None, None,
                  as_of, landing_sha, content_sha, files)
+    meta["declared_totals"] = package.manifest.get("declared_totals")
+    meta["observed_totals"] = observed_totals(tables.get("workers"), tables.get("enterprises"))
     tables["ledger"] = ledger_frame(ref.name, ref.province, ref.report_date, ref.version,
                                     "accepted", None, entries)
     write_package(settings.staging, ref.name, meta, tables)
     return _summary(ref.name, meta, tables["ledger"], False)
+
+
+def observed_totals(workers: pd.DataFrame | None,
+                    enterprises: pd.DataFrame | None) -> dict[str, Any]:
+    """The figures of SPEC §2.1 `declared_totals`, counted over the accepted records: worker
+    records by mode, and key enterprise records whose workers_supplied ≥ labour_gap."""
+    modes = workers["mode"].astype(object).value_counts() if workers is not None else {}
+    resolved = 0
+    if enterprises is not None and len(enterprises):
+        key = enterprises["key_enterprise"].astype(object).eq(True)
+        supplied = enterprises["workers_supplied"].astype("Int64")
+        resolved = int((key & (supplied >= enterprises["labour_gap"].astype("Int64"))
+                        .fillna(False)).sum())
+    return {"returns_by_mode": {mode: int(modes.get(mode, 0)) for mode in MODES},
+            "key_enterprises_resolved": resolved}
 
 
 def _ingest_rejected_entry(settings: Settings, entry: RejectedEntry,

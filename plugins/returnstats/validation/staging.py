@@ -194,7 +194,8 @@ class StagedData:
     """`enterprises`: the enterprise rows of the active packages; `quarantine`: all
     quarantine rows of staged packages with report_date ≤ D; `ledger`: all their ledger
     rows, lower accepted versions `superseded` here, with nothing accepted and the
-    superseding package as reason."""
+    superseding package as reason; `packages` and `totals`: the active packages and their
+    declared and observed figures (SPEC §3.3)."""
     packages: list[dict[str, Any]]
     """meta.json of each staged package with report_date ≤ D, plus `active` (bool)."""
 
@@ -256,6 +257,47 @@ def read_many(staging: Path, names: list[str], table: str) -> pa.Table:
                              *(read_arrow(staging, name, table) for name in names)])
 
 
+PACKAGES_SCHEMA = pa.schema([
+    ("package", _S), ("province", _S), ("report_date", _D), ("version", _I),
+    ("first_processed_as_of", _D),
+])
+TOTALS_SCHEMA = pa.schema([("package", _S), ("figure", _S), ("declared", _I), ("observed", _I)])
+
+
+def package_totals(totals: dict[str, Any] | None) -> dict[str, int]:
+    """`declared_totals` of SPEC §2.1 as flat figures: returns_by_mode.<mode>,
+    key_enterprises_resolved."""
+    if not totals:
+        return {}
+    figures = {f"returns_by_mode.{mode}": n
+               for mode, n in (totals.get("returns_by_mode") or {}).items()}
+    if "key_enterprises_resolved" in totals:
+        figures["key_enterprises_resolved"] = totals["key_enterprises_resolved"]
+    return figures
+
+
+def _packages_table(active: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist([{
+        "package": m["package"], "province": m["province"],
+        "report_date": date.fromisoformat(m["report_date"]), "version": m["version"],
+        "first_processed_as_of": date.fromisoformat(m["first_processed_as_of"]),
+    } for m in active], schema=PACKAGES_SCHEMA)
+
+
+def _totals_table(active: list[dict[str, Any]]) -> pa.Table:
+    """Declared against observed figures of the active packages that declared totals (a
+    package staged before ingest counted its figures has none)."""
+    rows = []
+    for meta in active:
+        observed = package_totals(meta.get("observed_totals"))
+        if not observed:
+            continue
+        for figure, declared in package_totals(meta.get("declared_totals")).items():
+            rows.append({"package": meta["package"], "figure": figure, "declared": declared,
+                         "observed": observed.get(figure, 0)})
+    return pa.Table.from_pylist(rows, schema=TOTALS_SCHEMA)
+
+
 def read_staged(settings: Settings, as_of: date) -> StagedData:
     """The staged packages with report_date ≤ as_of (see `StagedData`)."""
     metas = staged_metas(settings, as_of)
@@ -274,6 +316,8 @@ def read_staged(settings: Settings, as_of: date) -> StagedData:
                                      [m["staged_as"] for m in metas if m["active"]], "enterprises"),
             "quarantine": read_many(settings.staging, names, "quarantine"),
             "ledger": _mark_superseded(read_many(settings.staging, names, "ledger"), superseded),
+            "packages": _packages_table([m for m in metas if m["active"]]),
+            "totals": _totals_table([m for m in metas if m["active"]]),
         },
         packages=metas,
     )
