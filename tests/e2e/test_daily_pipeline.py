@@ -201,3 +201,26 @@ def test_no_personal_data_reaches_the_warehouse_or_the_bulletin(pipeline_run):
         path.read_text(encoding="utf-8")
         for path in (pipeline_run["root"] / "output" / "bulletins").rglob("*.txt"))
     assert [v for v in secrets if v in bulletin_text] == []
+
+
+def test_planted_declared_total_mismatches_and_only_they_are_in_report_checks(pipeline_run):
+    """SPEC §3.3: the generator adds 7 to chartered_bus in the declared totals of a few
+    packages (sample.json); every other package's totals agree with its records."""
+    import json
+
+    meta = json.loads((pipeline_run["sample"] / "truth" / "sample.json").read_text())
+    superseded = {r["superseded"] for r in meta["resubmitted"]
+                  if date.fromisoformat(r["visible_on"]) <= LAST}
+    not_yet = {p["package"] for p in meta["late_packages"]
+               if date.fromisoformat(p["visible_on"]) > LAST}
+    planted = set(meta["wrong_declared_totals"]) - superseded - not_yet
+    assert planted, "the sample plants no mismatch in these days"
+    rows = _warehouse(pipeline_run).execute(
+        "SELECT package, figure, declared - observed FROM latest_report_checks "
+        "WHERE \"check\" = 'report.declared_totals.mismatch'").fetchall()
+    assert {r[0] for r in rows} == planted
+    assert {(r[1], r[2]) for r in rows} == {("returns_by_mode.chartered_bus", 7)}
+    late = {r[0] for r in _warehouse(pipeline_run).execute(
+        "SELECT package FROM latest_report_checks WHERE \"check\" = 'report.package.late'"
+    ).fetchall()}
+    assert {p["package"] for p in meta["late_packages"]} - not_yet <= late
