@@ -3,9 +3,8 @@ rejections, and the ledger invariant."""
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 import shutil
 from datetime import date
 

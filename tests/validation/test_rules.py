@@ -216,3 +216,11 @@ def test_an_expectation_that_cannot_run_fails_loudly():
     prepared["arrival_date"] = "soon"  # text where the rule compares dates
     with pytest.raises(RuntimeError, match="worker.arrival_date.after_report"):
         run_suite("workers", prepared)
+
+
+def test_rules_doc_tables_are_generated_from_the_current_suites():
+    from returnstats.validation import rules_doc
+
+    text = rules_doc.DOC.read_text(encoding="utf-8")
+    assert rules_doc.BEGIN in text and rules_doc.current(text) == text, \
+        "run python -m returnstats.validation.rules_doc"
