@@ -101,13 +101,20 @@ def test_national_summary_matches_the_truth(pipeline_run):
 
 
 def test_every_planted_record_error_is_quarantined_with_its_rule(pipeline_run):
+    """Errors in quarantine, warnings in record_flags (SPEC §6), each with its rule."""
     con = _warehouse(pipeline_run)
     quarantined = con.execute(
-        "select package, file, row_number, rule from latest_quarantine"
+        "select package, file, row_number, rule, 'error' from latest_quarantine union all "
+        "select package, file, row_number, rule, 'warning' from latest_record_flags"
     ).df()
     found = set(zip(quarantined["package"], quarantined["file"],
                     quarantined["row_number"].astype(int), quarantined["rule"]))
     planted = _truth(pipeline_run, "planted_record_errors.csv")
+    by_table = dict(zip(zip(quarantined["package"], quarantined["file"],
+                            quarantined["row_number"].astype(int), quarantined["rule"]),
+                        quarantined.iloc[:, 4]))
+    assert all(by_table.get((r.package, r.file, int(r.row_number), r.rule), r.severity)
+               == r.severity for r in planted.itertuples())
     rejected = set(con.execute(
         "select package from latest_ledger where status <> 'accepted'").df()["package"])
     missing = [
