@@ -91,8 +91,9 @@ def _as_of() -> date:
 
 def _settings():
     from returnstats.config import load_settings
+    from returnstats_airflow.storage import storage_options
 
-    settings = load_settings()
+    settings = load_settings(storage_options())
     settings.ensure_dirs()
     return settings
 
