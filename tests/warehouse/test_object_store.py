@@ -81,7 +81,7 @@ def test_publish_to_an_object_store_writes_every_table_held(url: str) -> None:
         tables[name] = TABLES[name].schema.empty_table()
     summary_ = publish_tables(UPath(url), D1, tables)
     assert summary_["status"] == "held"
-    assert {p.split("/")[0] for p in objects(url)} == {"_commits", *TABLES}
+    assert {p.split("/")[0] for p in objects(url)} == {"_commits", *TABLES, "warehouse.duckdb"}
     assert read_table(url, "national_summary")["returns_new"].tolist() == [2]
     assert read_table(url, "vintages")["status"].tolist() == ["held"]
     assert read_table(url, "ledger").empty
