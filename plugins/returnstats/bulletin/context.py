@@ -311,7 +311,7 @@ def _connect(warehouse, as_of: date) -> duckdb.DuckDBPyConnection:
         location = locate(warehouse)
         prefix = location.path.rstrip("/") + "/"
         files = sorted(location.url_of(p.removeprefix(prefix)) for p in
-                       location.fs.glob(location.join("report_checks", "as_of=*", "*.parquet")))
+                       location.glob("report_checks", "as_of=*", "*.parquet"))
         if files:
             rel = con.read_parquet(files, hive_partitioning=True)
         else:

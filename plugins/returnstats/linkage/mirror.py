@@ -62,7 +62,7 @@ def _chain_files(location: Location) -> list[str]:
     from returnstats.linkage.store import CHAIN_FILE
 
     try:
-        folders = location.fs.ls(location.join(LINKAGE), detail=False)
+        folders = location.fresh().ls(location.join(LINKAGE), detail=False)
     except FileNotFoundError:
         return []
     found = []

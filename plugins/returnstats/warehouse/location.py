@@ -51,7 +51,7 @@ class Location:
         return path if self.is_local else self.fs.unstrip_protocol(path)
 
     def exists(self, relative: str) -> bool:
-        return self.fs.exists(self.join(relative))
+        return self.fresh().exists(self.join(relative))
 
     def read_bytes(self, relative: str) -> bytes:
         if self.is_local:
@@ -69,10 +69,22 @@ class Location:
         found = self.fs.cat(paths, on_error="raise")
         return [found[p] for p in paths]
 
+    def fresh(self) -> Any:
+        """The filesystem, its cached listings dropped: another host may have written."""
+        if not self.is_local:
+            self.fs.invalidate_cache()
+        return self.fs
+
+    def glob(self, *parts: str) -> list[str]:
+        """The paths (within the filesystem) matching the pattern `parts` under the root,
+        listed afresh."""
+        return self.fresh().glob(self.join(*parts))
+
     def files(self, relative: str) -> list[str]:
         """Every file under `relative`, relative to the root (one paginated listing on an
         object store, not one per directory); [] when there is none."""
         prefix = self.path.rstrip("/") + "/"
+        self.fresh()
         try:
             found = self.fs.find(self.join(relative))
         except FileNotFoundError:
