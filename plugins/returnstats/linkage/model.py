@@ -121,16 +121,39 @@ def birth_date_comparison() -> cl.CustomComparison:
     )
 
 
+_ID_PREFIX_AGREES = ("(starts_with(id_lead_l, id_lead_r) OR starts_with(id_lead_r, id_lead_l))")
+
+
+ID_DIFFER = "IDs differ"
+DAMAGED_EVIDENCE = {"id_number"}
+"""Comparisons whose levels training never saw count for nothing (`train.smooth`): a
+training sample without mangled IDs says nothing of what their surviving digits weigh."""
+NEUTRAL_LEVELS = {("id_number", ID_DIFFER)}
+"""Levels that are never evidence against a match (`train.smooth` gives them m = u): a
+scored pair always has a side without a valid ID, and an ID that is malformed,
+mistyped or mangled and differs is damaged evidence, not a different person."""
+
+
 def id_number_comparison() -> cl.CustomComparison:
-    """The ID number as given (valid or not): a malformed ID two edits from another record's
-    ID is strong evidence."""
+    """The ID number as given, valid or not, and what survives of a damaged one.
+
+    Agreement ranges from the same intact ID, through one two edits away, down to a
+    damaged ID whose surviving digits (15 of a rounded ID, the county of "4.50511E+17")
+    begin the other's. A difference counts for nothing (`NEUTRAL_LEVELS`): it is kept as
+    a level, not folded into the null level, so that the agreeing levels' m and u stay
+    shares of all pairs with ID evidence on both sides."""
     return cl.CustomComparison(
-        output_column_name="id_number_raw",
+        output_column_name="id_number",
         comparison_levels=[
-            cll.NullLevel("id_number_raw"),
-            cll.ExactMatchLevel("id_number_raw"),
-            cll.LevenshteinLevel("id_number_raw", 2),
-            cll.ElseLevel(),
+            cll.CustomLevel("id_lead_l IS NULL OR id_lead_r IS NULL",
+                            "no ID evidence").configure(is_null_level=True),
+            cll.CustomLevel("id_number_raw_l = id_number_raw_r", "same ID as given"),
+            cll.CustomLevel("levenshtein(id_number_raw_l, id_number_raw_r) <= 2",
+                            "within 2 edits"),
+            cll.CustomLevel(f"least(length(id_lead_l), length(id_lead_r)) >= 15 "
+                            f"AND {_ID_PREFIX_AGREES}", "damaged, first 15 digits agree"),
+            cll.CustomLevel(_ID_PREFIX_AGREES, "damaged, county digits agree"),
+            cll.ElseLevel().configure(label_for_charts=ID_DIFFER),
         ],
     )
 
