@@ -100,21 +100,23 @@ _SCIENTIFIC = r"^([1-9])\.([0-9]{5,})E\+?17$"
 
 def surviving_id_prefix(normalised: Column) -> pa.Array:
     """What survives of a damaged ID (one `intact_id_numbers` rejects): the first 15
-    digits of a spreadsheet-rounded one, the six county digits of one in scientific
-    notation ("4.50511E+17": an ID's 7th digit, the birth year's first, is 1 or 2, so
-    six significant digits are never rounded up) or of a truncated or overlong run of
-    digits. Null for intact IDs and for what keeps no six leading digits."""
+    digits of a spreadsheet-rounded one; the digits of a truncated one (up to 17); the
+    six county digits of one in scientific notation ("4.50511E+17": an ID's 7th digit,
+    the birth year's first, is 1 or 2, so six significant digits are never rounded up)
+    or of an overlong run of digits. Null for intact IDs and for what keeps no six
+    leading digits."""
     normalised = _strings(normalised)
     damaged = pc.and_(pc.is_valid(normalised), pc.is_null(intact_id_numbers(normalised)))
     digits = pc.fill_null(pc.match_substring_regex(normalised, r"^[0-9]{6,}$"), False)
     rounded = pc.fill_null(pc.match_substring_regex(normalised, r"^[0-9]{15}000$"), False)
     scientific = pc.fill_null(pc.match_substring_regex(normalised, _SCIENTIFIC), False)
     mantissa = pc.replace_substring_regex(normalised, _SCIENTIFIC, r"\1\2")
+    truncated = pc.fill_null(pc.match_substring_regex(normalised, r"^[0-9]{6,17}$"), False)
     prefix = pc.case_when(
-        pc.make_struct(pc.and_(damaged, rounded), pc.and_(damaged, digits),
-                       pc.and_(damaged, scientific)),
-        pc.utf8_slice_codeunits(normalised, 0, 15), pc.utf8_slice_codeunits(normalised, 0, 6),
-        pc.utf8_slice_codeunits(mantissa, 0, 6))
+        pc.make_struct(pc.and_(damaged, rounded), pc.and_(damaged, truncated),
+                       pc.and_(damaged, digits), pc.and_(damaged, scientific)),
+        pc.utf8_slice_codeunits(normalised, 0, 15), normalised,
+        pc.utf8_slice_codeunits(normalised, 0, 6), pc.utf8_slice_codeunits(mantissa, 0, 6))
     return prefix.cast(pa.string())
 
 
@@ -123,6 +125,19 @@ def id_lead(normalised: Column) -> pa.Array:
     one (`surviving_id_prefix`), else null. Compared by prefix: a damaged ID agrees with
     any ID it could have been."""
     return pc.coalesce(intact_id_numbers(normalised), surviving_id_prefix(normalised))
+
+
+def id_birth_dates(leads: Column) -> pa.Array:
+    """The birth date (ISO text) that an ID, or what survives of one (`id_lead`), still
+    spells in its characters 7-14; null where it spells none."""
+    leads = _strings(leads)
+    digits = pc.if_else(pc.fill_null(pc.greater_equal(pc.utf8_length(leads), 14), False),
+                        pc.utf8_slice_codeunits(leads, 6, 14), pa.scalar(None, pa.string()))
+    parsed = pc.strptime(digits, format="%Y%m%d", unit="s", error_is_null=True)
+    # strptime rolls 19900229 over to 1990-03-01: only a date that reads back is one.
+    exact = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y%m%d"), digits), False)
+    return pc.if_else(exact, pc.strftime(parsed, format="%Y-%m-%d"),
+                      pa.scalar(None, pa.string())).cast(pa.string())
 
 
 @cache

@@ -105,6 +105,7 @@ def new_state_rows(workers: pa.Table | pd.DataFrame) -> pa.Table:
     table = table.take(pc.sort_indices(table, [(c, "ascending") for c in FOUNDING_ORDER]))
     given = normalise.normalise_id_numbers(table["id_number_raw"])
     raw = normalise.intact_id_numbers(given)
+    lead = normalise.id_lead(given)
     names = normalise.normalise_names(table["name"])
     profile = {
         "name_norm": names,
@@ -112,11 +113,13 @@ def new_state_rows(workers: pa.Table | pd.DataFrame) -> pa.Table:
         "name_tail": normalise.name_tail(names),
         "id_number": normalise.valid_id_numbers(table["id_number"]),
         "id_number_raw": raw,
-        "id_lead": normalise.id_lead(given),
+        "id_lead": lead,
         "id_head": pc.utf8_slice_codeunits(raw, 0, 9),
         "id_tail": pc.utf8_slice_codeunits(raw, -9),
         "phone": normalise.normalise_phones(table["phone"]),
-        "birth_date": table["birth_date"].cast(_S),
+        # A missing birth date is read from the ID (or what survives of it), when it
+        # spells one: a sending province that left the column empty still gave it.
+        "birth_date": pc.coalesce(table["birth_date"].cast(_S), normalise.id_birth_dates(lead)),
         "sex": table["sex"],
         "origin_county": table["origin_county"],
         "destination_province": table["destination_province"],
