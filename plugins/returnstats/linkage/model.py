@@ -42,32 +42,40 @@ intact). The first 9 characters are only county and birth decade, a block of tho
 in a large campaign, so that rule also asks for the same pinyin of the name's last
 character (`name_tail`), which every pair passing `name_agreement_sql` shares anyway."""
 
-# Close spelling that still agrees on the given name: the same given name under a
-# mistyped surname, or a Latin-script name one letter off. A one-character difference
-# inside a Chinese given name is not close: siblings share a generation character
-# (张建国/张建军) and often a homophone-like sound (婷/静, 明/英).
-_NAME_CLOSE = (
-    "((length({l}name_norm{_l}) >= 3 AND length({r}name_norm{_r}) = length({l}name_norm{_l}) "
-    "AND substr({l}name_norm{_l}, 2) = substr({r}name_norm{_r}, 2)) "
-    "OR (regexp_full_match({l}name_norm{_l}, '[a-z]{{6,}}') "
+# Close spelling: the same given name under a mistyped surname, or a Latin-script name
+# one letter off. A one-character difference inside a Chinese given name is not close:
+# siblings share a generation character (张建国/张建军) and often a homophone-like sound
+# (婷/静, 明/英). Nor is one letter, for agreement: in a pinyin name it is another
+# syllable, another character (twins "Shen yijuan" and "Shen yijian").
+_SAME_GIVEN_NAME = (
+    "(length({l}name_norm{_l}) >= 3 AND length({r}name_norm{_r}) = length({l}name_norm{_l}) "
+    "AND substr({l}name_norm{_l}, 2) = substr({r}name_norm{_r}, 2))"
+)
+_LATIN_ONE_LETTER_OFF = (
+    "(regexp_full_match({l}name_norm{_l}, '[a-z]{{6,}}') "
     "AND regexp_full_match({r}name_norm{_r}, '[a-z]{{6,}}') "
-    "AND levenshtein({l}name_norm{_l}, {r}name_norm{_r}) <= 1))"
+    "AND levenshtein({l}name_norm{_l}, {r}name_norm{_r}) <= 1)"
 )
 
 
-def _name_close(alias: bool) -> str:
+def _sql(template: str, alias: bool) -> str:
     if alias:
-        return _NAME_CLOSE.format(l="l.", r="r.", _l="", _r="")
-    return _NAME_CLOSE.format(l="", r="", _l="_l", _r="_r")
+        return template.format(l="l.", r="r.", _l="", _r="")
+    return template.format(l="", r="", _l="_l", _r="_r")
+
+
+def _name_close() -> str:
+    return f"({_sql(_SAME_GIVEN_NAME, False)} OR {_sql(_LATIN_ONE_LETTER_OFF, False)})"
 
 
 def name_agreement_sql() -> str:
-    """Given-name agreement over a pair `l`, `r`: one of the name comparison's agreeing
-    levels (exact, same pinyin, one character off). Without it an edge is never accepted,
-    whatever the other evidence: twins share everything but the given name."""
+    """Given-name agreement over a pair `l`, `r`: exact, same pinyin, or the same given
+    name under another surname. Without it an edge is never accepted, whatever the other
+    evidence: twins share everything but the given name. A Latin-script name one letter
+    off is scored as close but does not agree."""
     return (
         "(l.name_norm = r.name_norm OR l.name_pinyin = r.name_pinyin "
-        f"OR ({_name_close(alias=True)}))"
+        f"OR {_sql(_SAME_GIVEN_NAME, alias=True)})"
     )
 
 
@@ -84,7 +92,7 @@ def name_comparison() -> cl.CustomComparison:
             cll.NullLevel("name_norm"),
             cll.ExactMatchLevel("name_norm", term_frequency_adjustments=True),
             cll.CustomLevel("name_pinyin_l = name_pinyin_r", "same pinyin"),
-            cll.CustomLevel(_name_close(alias=False), "one character off"),
+            cll.CustomLevel(_name_close(), "one character off"),
             cll.ElseLevel(),
         ],
     )
