@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "linkage"))
 
 import out_of_sample  # noqa: E402
-
 from returnstats.linkage import model as linkage_model  # noqa: E402
 
 TABLE = ROOT / "docs" / "linkage-out-of-sample.csv"

@@ -30,7 +30,6 @@ from pathlib import Path
 import pandas as pd
 from opencc import OpenCC
 from pypinyin import lazy_pinyin
-
 from returnstats.reports import values
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
-
 import independent_generator
+import pandas as pd
 
 MANGLED = ("scientific", "rounded", "truncated")
 
