@@ -29,6 +29,20 @@ class Limits:
     field_max_bytes: int = 64 * 1024
     json_max_depth: int = 32
     manifest_max_bytes: int = 1024**2
+    max_columns: int = 256
+    """Columns of a data file: CSV header, union of JSON keys, declared and used xlsx range."""
+    xlsx_sparsity: int = 16
+    xlsx_sparse_allowance: int = 1 << 20
+    """An xlsx range (declared or used) may span at most `xlsx_sparsity` × its cells +
+    `xlsx_sparse_allowance` cells: a grid is never much larger than what the file holds."""
+    xlsx_text_ratio: int = 16
+    xlsx_text_allowance: int = 64 * 1024**2
+    """The text an xlsx's cells expand to through shared strings, at most this multiple of
+    the sheet's XML bytes plus this many bytes."""
+    reader_max_memory_bytes: int = 2 * 1024**3
+    """Address space a package's reader process may add to what it inherits."""
+    reader_max_seconds: int = 300
+    """CPU seconds of a package's reader process; it is killed after twice this wall time."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,10 @@ def load_settings() -> Settings:
         field_max_bytes=_env_int("RETURNSTATS_FIELD_MAX_BYTES", Limits.field_max_bytes),
         json_max_depth=_env_int("RETURNSTATS_JSON_MAX_DEPTH", Limits.json_max_depth),
         manifest_max_bytes=_env_int("RETURNSTATS_MANIFEST_MAX_BYTES", Limits.manifest_max_bytes),
+        max_columns=_env_int("RETURNSTATS_MAX_COLUMNS", Limits.max_columns),
+        reader_max_memory_bytes=_env_int("RETURNSTATS_READER_MAX_MEMORY_BYTES",
+                                         Limits.reader_max_memory_bytes),
+        reader_max_seconds=_env_int("RETURNSTATS_READER_MAX_SECONDS", Limits.reader_max_seconds),
     )
     recipients = tuple(
         r.strip()
