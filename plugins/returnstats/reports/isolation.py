@@ -32,7 +32,7 @@ from returnstats.reports.package import FileCount, Package, census, read_package
 
 RESOURCE_LIMIT = "package.file.resource_limit"
 _FRAME = struct.Struct("!cQ")
-_FILE, _RESULT = b"F", b"R"
+_FILE, _RESULT, _START = b"F", b"R", b"S"
 _CHILD_FAILED = 70
 
 
@@ -44,6 +44,8 @@ class Reading:
     """The files of a rejected package and their rows, as far as they could be read."""
     peak_rss_bytes: int
     """The child's peak resident memory (`ru_maxrss`), what it shares with the parent included."""
+    added_rss_bytes: int
+    """Its peak less its resident memory at the start: what reading this package needed."""
 
 
 def read_isolated(ref: PackageRef, limits: Limits) -> Reading:
@@ -67,13 +69,14 @@ def read_isolated(ref: PackageRef, limits: Limits) -> Reading:
     _, status, usage = os.wait4(pid, 0)
     peak = usage.ru_maxrss * 1024
     frames = _frames(data)
+    added = peak - int(frames.get(_START, b"0") or 0)
     result = frames.get(_RESULT)
     if result is not None and os.waitstatus_to_exitcode(status) == 0:
         kind, *rest = pickle.loads(result)
         if kind == "package":
-            return Reading(rest[0], None, [], peak)
+            return Reading(rest[0], None, [], peak, added)
         if kind == "rejected":
-            return Reading(None, rest[0], rest[1], peak)
+            return Reading(None, rest[0], rest[1], peak, added)
         if kind == "error":
             raise RuntimeError(f"reading {ref.name} failed: {rest[0]}")
         why = rest[0]  # "limit"
@@ -86,7 +89,7 @@ def read_isolated(ref: PackageRef, limits: Limits) -> Reading:
     file = frames.get(_FILE, b"").decode("utf-8", "replace") or None
     where = f"{file}: " if file else f"{ref.name}: "
     rejection = PackageRejected(RESOURCE_LIMIT, f"{where}the reader {why}", file)
-    return Reading(None, rejection, [FileCount(file, 0)] if file else [], peak)
+    return Reading(None, rejection, [FileCount(file, 0)] if file else [], peak, added)
 
 
 def _ended(status: int, limits: Limits) -> str:
@@ -136,12 +139,18 @@ def _write(fd: int, kind: bytes, payload: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _statm() -> tuple[int, int]:
+    """(address space, resident memory) of this process, in bytes."""
+    with open("/proc/self/statm", encoding="ascii") as handle:
+        size, resident = handle.read().split()[:2]
+    page = os.sysconf("SC_PAGE_SIZE")
+    return int(size) * page, int(resident) * page
+
+
 def _limit_self(limits: Limits) -> None:
     """Hard limits on this (child) process: address space, CPU, no core file; and die
     with the parent."""
-    with open("/proc/self/statm", encoding="ascii") as handle:
-        inherited = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    space = inherited + limits.reader_max_memory_bytes
+    space = _statm()[0] + limits.reader_max_memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (space, space))
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     used = int(cpu.ru_utime + cpu.ru_stime)
@@ -159,6 +168,7 @@ def _limit_self(limits: Limits) -> None:
 def _child(fd: int, ref: PackageRef, limits: Limits) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the task's handlers are not the child's
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _write(fd, _START, str(_statm()[1]).encode())
     _limit_self(limits)
 
     def reading(name: str) -> None:

@@ -335,7 +335,12 @@ class _DirectorySource:
             raise PackageRejected("package.file.unparseable",
                                   f"{name}: cannot be opened ({exc.strerror})", name) from None
         with os.fdopen(fd, "rb") as handle:
-            return handle.read(limit + 1)
+            # read(n) reserves n bytes at once: ask for the size the file has, then for
+            # what it may have grown by, never for the whole limit.
+            data = handle.read(min(limit, os.fstat(handle.fileno()).st_size) + 1)
+            while len(data) <= limit and (more := handle.read(min(limit + 1 - len(data), 1 << 24))):
+                data += more
+            return data
 
 
 def _unsafe_zip_name(name: str) -> bool:

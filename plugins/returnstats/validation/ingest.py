@@ -144,6 +144,9 @@ def _ingest_package(settings: Settings, ref: PackageRef, as_of: date) -> dict[st
 
     reading = read_isolated(ref, settings.limits)
     package, rejection = reading.package, reading.rejection
+    log.info("package %s read in a child process: peak %d MiB, %d MiB more than it started "
+             "with", ref.name, reading.peak_rss_bytes >> 20, reading.added_rss_bytes >> 20,
+             extra={"reader_added_rss": reading.added_rss_bytes, "package": ref.name})
 
     if in_conflict and package is not None and \
             package.content_sha256 == existing.get("content_sha256"):
