@@ -77,8 +77,9 @@ class Settings:
     first value) on; every revision is in the attached revisions.csv."""
 
     def ensure_dirs(self) -> None:
-        for path in (self.landing, self.warehouse, self.output, self.staging):
+        for path in (self.landing, self.warehouse, self.output):
             path.mkdir(parents=True, exist_ok=True)
+        self.staging.mkdir(mode=0o700, parents=True, exist_ok=True)  # restricted zone
 
 
 def _env_path(name: str, default: Path) -> Path:

@@ -271,6 +271,7 @@ def deployment(tmp_path_factory, airflow_db, mailbox):
             "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW_VAR_RETURNSTATS_PSEUDONYM_SECRET": secrets.token_hex(32),
             "AIRFLOW__API__BASE_URL": base_url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
