@@ -143,6 +143,16 @@ def _env_time(name: str, default: time) -> time:
         raise ValueError(f"{name} must be HH:MM (Beijing time), got {value!r}") from error
 
 
+def _default_staging(data: Path) -> Path:
+    """Beside a local warehouse set by RETURNSTATS_WAREHOUSE (`<its parent>/staging`), else
+    `<data>/staging`: a campaign pointed at a new warehouse never picks up the previous
+    campaign's staged records by default (and `campaign.py` refuses them if named)."""
+    value = os.environ.get("RETURNSTATS_WAREHOUSE", "")
+    if value and "://" not in value:
+        return Path(value).expanduser().resolve().parent / "staging"
+    return data / "staging"
+
+
 def load_settings() -> Settings:
     """Settings from `RETURNSTATS_*` environment variables, with working local defaults."""
     data = _env_path("RETURNSTATS_DATA", REPO_ROOT / "data")
@@ -168,7 +178,7 @@ def load_settings() -> Settings:
         landing=_env_path("RETURNSTATS_LANDING", data / "landing"),
         warehouse=_env_location("RETURNSTATS_WAREHOUSE", data / "warehouse"),
         output=_env_path("RETURNSTATS_OUTPUT", data / "output"),
-        staging=_env_path("RETURNSTATS_STAGING", data / "staging"),
+        staging=_env_path("RETURNSTATS_STAGING", _default_staging(data)),
         campaign_start=_env_date("RETURNSTATS_CAMPAIGN_START", "2020-02-10"),
         campaign_end=_env_date("RETURNSTATS_CAMPAIGN_END", None),
         limits=limits,

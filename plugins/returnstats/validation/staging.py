@@ -105,14 +105,16 @@ def write_package(staging: Path, name: str, meta: dict[str, Any],
     A previous folder of the same name is replaced: moved aside first, removed after.
     """
     root = packages_dir(staging)
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp.mkdir(mode=0o700)
     try:
         for table, schema in SCHEMAS.items():
             _write_arrow(to_arrow(tables.get(table, pd.DataFrame()), schema), tmp / FILES[table])
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                        encoding="utf-8")
+        for path in tmp.iterdir():  # personal data: the owner's alone (docs/security.md)
+            path.chmod(0o600)
         target = root / name
         old = None
         if target.exists():
