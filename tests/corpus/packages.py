@@ -21,7 +21,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.corpus import hostile
 from tests.builders import (
     ENTERPRISE_HEADERS,
     VALID_ID,
@@ -33,6 +32,7 @@ from tests.builders import (
     make_uscc,
     worker_row,
 )
+from tests.corpus import hostile
 
 ACCEPTED = "accepted"
 FORMULA = "=cmd|' /C calc'!A0"

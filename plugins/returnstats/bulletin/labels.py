@@ -66,6 +66,7 @@ RULE_LABELS: dict[str, tuple[str, str]] = {
     "worker.destination_province.unknown": ("输入地省份无法识别", "unknown destination province"),
     "worker.origin_county.not_county": ("输出地县级代码无效", "origin not a county code"),
     "worker.record_id.duplicate": ("记录编号重复", "duplicate record id"),
+    "worker.record_id.personal": ("记录编号含个人信息", "record id is personal data"),
     "enterprise.enterprise_uscc.missing": ("缺少统一社会信用代码", "USCC missing"),
     "enterprise.enterprise_name.missing": ("缺少企业名称", "enterprise name missing"),
     "enterprise.key_enterprise.missing": ("缺少重点企业标识", "key-enterprise flag missing"),
