@@ -54,6 +54,7 @@ def read_isolated(ref: PackageRef, limits: Limits) -> Reading:
     An error that is no rejection (a bug) is raised here as a RuntimeError, as a direct
     call would have raised it.
     """
+    _warm()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into the caller's code
@@ -90,6 +91,16 @@ def read_isolated(ref: PackageRef, limits: Limits) -> Reading:
     where = f"{file}: " if file else f"{ref.name}: "
     rejection = PackageRejected(RESOURCE_LIMIT, f"{where}the reader {why}", file)
     return Reading(None, rejection, [FileCount(file, 0)] if file else [], peak, added)
+
+
+def _warm() -> None:
+    """Import in the parent what the readers import lazily: each child then starts with it
+    (no import per package, and none that could fail for the child's memory limit)."""
+    import python_calamine  # noqa: F401
+
+    from returnstats.reports.package import _manifest_validator
+
+    _manifest_validator()
 
 
 def _ended(status: int, limits: Limits) -> str:
