@@ -32,6 +32,12 @@ A rerun that changes no figure keeps the approval and does not send again (param
 `force_send` resends); one that changes an approved day's figures needs approval again
 and goes out as a correction.
 
+**Campaign and key:** every task refuses staging, linkage state or warehouse of another
+campaign (landing root, campaign start), naming the setting. `link_persons` fails without
+the pseudonymisation key (Airflow variable `returnstats_pseudonym_secret`, masked) outside
+the embedded deployment, and refuses a changed key unless the run sets param `rekey`
+(the linkage state is then rebuilt) — docs/security.md.
+
 **Who to call:** the statistics data-engineering on-call (`RETURNSTATS_ONCALL`), e-mailed
 when a task fails after its retries (province named), when the approval gets no answer by
 its timeout, and when the bulletin is not sent by `RETURNSTATS_SEND_DEADLINE`
