@@ -32,6 +32,11 @@ A rerun that changes no figure keeps the approval and does not send again (param
 `force_send` resends); one that changes an approved day's figures needs approval again
 and goes out as a correction.
 
+**Scaled out** (docs/scaling.md): staging and the warehouse on an object store
+(`RETURNSTATS_STAGING`/`RETURNSTATS_WAREHOUSE` = `s3://…`, credentials in the connection
+`aws_default` or `RETURNSTATS_STORAGE_CONN_ID`); the tasks that write `<output>`
+(check_cutoff, build_data_docs, render, release, send) run on `RETURNSTATS_OUTPUT_QUEUE`.
+
 **Campaign and key:** every task refuses staging, linkage state or warehouse of another
 campaign (landing root, campaign start), naming the setting. `link_persons` fails without
 the pseudonymisation key (Airflow variable `returnstats_pseudonym_secret`, masked) outside
@@ -90,6 +95,11 @@ def _send_deadline() -> DeadlineAlert | None:
     )
 
 
+OUTPUT_QUEUE = os.environ.get("RETURNSTATS_OUTPUT_QUEUE", "").strip() or "default"
+"""The Celery queue of the tasks that write or read `<output>` (the host that serves it,
+docs/scaling.md); Airflow's default queue unless set."""
+
+
 def _as_of() -> date:
     """The as-of date D: the logical date's calendar day (a daily run's interval has zero length)."""
     return get_current_context()["logical_date"].in_timezone("UTC").date()
@@ -99,8 +109,9 @@ def _settings():
     """The settings, checked against the campaign the state belongs to (refused otherwise)."""
     from returnstats.campaign import check_campaign
     from returnstats.config import load_settings
+    from returnstats_airflow.storage import storage_options
 
-    settings = load_settings()
+    settings = load_settings(storage_options())
     settings.ensure_dirs()
     check_campaign(settings)
     return settings
@@ -114,9 +125,10 @@ def _alert_on_failure(context) -> None:
         from returnstats.config import load_settings
         from returnstats.operations.alerts import alert_task_failure
         from returnstats_airflow.smtp import smtp_sender
+        from returnstats_airflow.storage import storage_options
 
         # Not `_settings()`: a task refused for another campaign's state still alerts.
-        alert_task_failure(load_settings(), context, smtp_sender())
+        alert_task_failure(load_settings(storage_options()), context, smtp_sender())
     except Exception:  # noqa: BLE001 — a broken alert path must not hide the task's failure
         logging.getLogger(__name__).exception("returnstats: the on-call alert could not be delivered")
 
@@ -192,7 +204,7 @@ def return_to_work_daily():
         records = record_ingest_failures(_settings(), _as_of(), failed)
         return {"failed_provinces": sorted(failed), "packages_not_ingested": len(records)}
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", queue=OUTPUT_QUEUE)
     def check_cutoff() -> dict:
         """Record the provinces with no accepted package for D and alert the on-call."""
         from airflow.sdk.exceptions import AirflowSkipException
@@ -211,7 +223,7 @@ def return_to_work_daily():
                 f"package for {as_of}: {', '.join(report.missing)} (on-call: {alert})")
         return {"missing": report.missing, "alert": alert}
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", queue=OUTPUT_QUEUE)
     def build_data_docs() -> str | None:
         """Build the run's Great Expectations Data Docs once, from every province's results."""
         from returnstats.validation.data_docs import build_data_docs as build
@@ -248,7 +260,7 @@ def return_to_work_daily():
 
         return publish_as_of(_settings(), _as_of(), linked.get("key_fingerprint"))
 
-    @task
+    @task(queue=OUTPUT_QUEUE)
     def render_bulletin(published: dict) -> dict:
         """Render the zh/en bulletin (HTML, text, PDF, charts) and read its figures back."""
         from airflow.sdk.exceptions import AirflowFailException
@@ -263,7 +275,7 @@ def return_to_work_daily():
             raise AirflowFailException(str(error)) from error
         return {"directory": str(files.directory)}
 
-    @task.branch
+    @task.branch(queue=OUTPUT_QUEUE)
     def release_bulletin(rendered: dict) -> list[str]:
         """Route the vintage: already approved, or approved by `auto`, goes to sending;
         with RETURNSTATS_APPROVAL=required a person decides in approve_bulletin."""
@@ -314,7 +326,7 @@ def return_to_work_daily():
         release.reject(settings.warehouse, as_of, by=by, reason=reason)
         return []
 
-    @task(trigger_rule="none_failed_min_one_success",
+    @task(trigger_rule="none_failed_min_one_success", queue=OUTPUT_QUEUE,
           execution_timeout=_minutes("RETURNSTATS_SEND_TIMEOUT_MINUTES", 15))
     def send_bulletin() -> str:
         """E-mail the approved bulletin through smtp_default (first any approved bulletin

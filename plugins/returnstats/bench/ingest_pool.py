@@ -29,7 +29,7 @@ PRELOAD = ["returnstats.bench.ingest_pool", "returnstats.validation.ingest",
 # `read_isolated` is the wall time of the child process that reads a package (issue 17).
 INGEST_PARTS = {"landing_sha256": "read", "read_isolated": "read",
                 "prepare": "validate", "run_suite": "validate", "split_file": "validate",
-                "write_package": "stage_write", "_save_result": "stage_write"}
+                "write_package": "stage_write", "save_result": "stage_write"}
 
 Usage = dict[int, tuple[float, float]]
 """CPU seconds and peak RSS (MiB) by process id, as last reported."""
