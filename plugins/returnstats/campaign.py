@@ -63,7 +63,10 @@ def _write(settings: Settings, where: str, identity: dict[str, Any]) -> None:
 def _disagreement(where: str, recorded: dict[str, Any], settings: Settings) -> str | None:
     """The message for the first setting that disagrees with a recorded identity."""
     setting = where.split()[0]
-    if recorded.get("landing") != str(settings.landing):
+    zone = getattr(settings, _PLACES[where][0])
+    # Scaled out, each host reads its own copy of the landing zone (docs/scaling.md): a
+    # zone shared on an object store cannot say which host path is right.
+    if isinstance(zone, Path) and recorded.get("landing") != str(settings.landing):
         return (f"{where} belongs to the campaign whose landing zone is {recorded.get('landing')}, "
                 f"but RETURNSTATS_LANDING is {settings.landing}: point {setting} at this "
                 "campaign's own folder (or RETURNSTATS_LANDING back)")

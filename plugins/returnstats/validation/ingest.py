@@ -20,7 +20,6 @@ import pandas as pd
 from returnstats.config import Settings
 from returnstats.reports.isolation import read_isolated
 from returnstats.reports.landing import PackageRef, RejectedEntry, scan_landing
-from returnstats.reports.package import Package
 from returnstats.reports.regular import NotRegular, open_regular
 from returnstats.validation.data_docs import save_result
 from returnstats.validation.ledger import NO_FILE, LedgerEntry, ledger_frame
