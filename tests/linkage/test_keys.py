@@ -39,7 +39,7 @@ def test_without_a_key_outside_the_embedded_deployment_linking_is_refused(monkey
 
 
 def test_the_key_variable_is_masked_by_airflow():
-    from airflow.sdk.execution_time.secrets_masker import should_hide_value_for_key
+    from airflow.sdk._shared.secrets_masker import should_hide_value_for_key
 
     assert should_hide_value_for_key(KEY_VARIABLE)
     assert not should_hide_value_for_key("returnstats_pseudonym_key")  # the old name was shown
