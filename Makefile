@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-LOGS := $(CURDIR)/logs
+LOGS := logs
 # A stamp per lock: `make run` installs the runtime lock, `make test` the dev lock (a superset).
 RUN_STAMP := $(VENV)/.installed-run-$(shell sha1sum requirements.txt | cut -c1-12)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell sha1sum requirements-dev.txt | cut -c1-12)
@@ -55,7 +55,7 @@ $(DEV_STAMP): requirements-dev.txt
 # Migrated, and the DAGs serialised into the metadata database (so `dags list` shows them).
 $(AIRFLOW_HOME)/.migrated: $(RUN_STAMP)
 	@mkdir -p $(AIRFLOW_HOME)
-	@scripts/logged $(LOGS)/airflow-db.log "airflow: metadata database $(AIRFLOW_HOME) migrated" \
+	@scripts/logged $(LOGS)/airflow-db.log "airflow: metadata database migrated" \
 		$(VENV)/bin/airflow db migrate
 	@touch $@
 

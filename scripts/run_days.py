@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     from returnstats.config import load_settings
 
     settings = load_settings()
-    bag = DagBag(dag_folder=str(REPO / "dags"))
+    with _output_to(LOGS / "dagbag.log"):
+        bag = DagBag(dag_folder=str(REPO / "dags"))
     if bag.import_errors:
         for path, error in bag.import_errors.items():
             print(f"DAG import error in {path}:\n{error}", file=sys.stderr)
