@@ -66,6 +66,10 @@ def _record_wall_clock(run_id: str, started: datetime) -> None:
                         .values(start_date=started))
 
 
+def _shown(path: Path) -> Path:
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
+
+
 def _outcome(run) -> str:
     """The day in a line: the run's state and its provinces' ingest states."""
     states = Counter(str(ti.state) for ti in run.get_task_instances()
@@ -80,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("last", type=date.fromisoformat, nargs="?", help="last as-of date")
     parser.add_argument("--sample", type=Path, help="sample directory to deliver from")
     parser.add_argument("--force-send", action="store_true", help="resend an already sent bulletin")
+    parser.add_argument("--logs", type=Path, default=LOGS, help=f"where the days' logs go ({LOGS})")
     args = parser.parse_args(argv)
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")  # into logs/days/<D>.log
     # dag.test() runs unattended: complete vintages are approved by `auto` (SPEC §8).
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     from returnstats.config import load_settings
 
     settings = load_settings()
-    with _output_to(LOGS / "dagbag.log"):
+    with _output_to(args.logs / "dagbag.log"):
         bag = DagBag(dag_folder=str(REPO / "dags"))
     if bag.import_errors:
         for path, error in bag.import_errors.items():
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     dag = bag.dags[DAG_ID]
     for as_of in _dates(args.first, args.last or args.first):
-        log = LOGS / f"{as_of}.log"
+        log = args.logs / f"{as_of}.log"
         logical = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
         started, clock = datetime.now(UTC), time.monotonic()
         with _output_to(log):
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                            run_conf={"force_send": args.force_send})
             _record_wall_clock(run.run_id, started)
         line = (f"{DAG_ID} {as_of}: {_outcome(run)} "
-                f"({time.monotonic() - clock:.0f} s; log: {log.relative_to(REPO)})")
+                f"({time.monotonic() - clock:.0f} s; log: {_shown(log)})")
         if run.state != DagRunState.SUCCESS:
             print(line, file=sys.stderr)
             return 1
