@@ -286,3 +286,30 @@ def test_airflow_dags_list_and_dags_show_work(pipeline_run):
     assert {"return_to_work_daily", "statistics_weekly_extract"} <= listed
     dot = cli("dags", "show", "return_to_work_daily")
     assert dot.lstrip().startswith("digraph") and "publish_warehouse" in dot
+
+
+def test_the_weekly_extract_holds_the_approved_week_as_the_truth_has_it(pipeline_run, dagbag):
+    """The downstream DAG (scheduled on the approval Asset), run with dag.test() on the
+    warehouse of these runs: the newest approved vintage's seven days, as CSV and Excel."""
+    mp = pytest.MonkeyPatch()
+    for zone in ("warehouse", "output"):
+        mp.setenv(f"RETURNSTATS_{zone.upper()}", str(pipeline_run["root"] / zone))
+    try:
+        run = dagbag.dags["statistics_weekly_extract"].test()
+    finally:
+        mp.undo()
+    assert str(run.state) == "success"
+    con = _warehouse(pipeline_run)
+    (as_of,) = con.execute("select max(as_of) from vintages where status = 'approved'").fetchone()
+    csv = pipeline_run["root"] / "output" / "extracts" / f"returns_week_{as_of}.csv"
+    extract = pd.read_csv(csv, dtype={"date": str})
+    truth = _truth(pipeline_run, "national_summary.csv")
+    truth = truth[truth["as_of"] == as_of.isoformat()].tail(7)
+    assert list(extract["date"]) == list(truth["date"])
+    assert list(extract["provinces_reporting"]) == [int(v) for v in truth["provinces_reporting"]]
+    true = truth["returns_cumulative"].astype("int64").to_numpy()
+    error = abs(extract["returns_cumulative"].to_numpy() - true) / true.clip(min=1)
+    assert error.max() <= RETURNS_TOLERANCE
+    sheets = pd.read_excel(csv.with_suffix(".xlsx"), sheet_name=None)
+    assert set(sheets) == {"national_summary", "returns_daily"}
+    assert len(sheets["national_summary"]) == 7
