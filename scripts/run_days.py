@@ -39,15 +39,16 @@ def _output_to(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(path, "ab") as log:
+    saved, streams = (os.dup(1), os.dup(2)), (sys.stdout, sys.stderr)
+    with open(path, "ab") as log, open(path, "a", encoding="utf-8", buffering=1) as text:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+        sys.stdout = sys.stderr = text  # also when sys.stdout is not fd 1 (under pytest)
         try:
             yield
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            text.flush()
+            sys.stdout, sys.stderr = streams
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
