@@ -35,6 +35,11 @@ A rerun that changes no figure keeps the approval and does not send again (param
 `force_send` resends); one that changes an approved day's figures needs approval again
 and goes out as a correction.
 
+**Scaled out** (docs/scaling.md): staging and the warehouse on an object store
+(`RETURNSTATS_STAGING`/`RETURNSTATS_WAREHOUSE` = `s3://…`, credentials in the connection
+`aws_default` or `RETURNSTATS_STORAGE_CONN_ID`); the tasks that write `<output>`
+(check_cutoff, build_data_docs, render, release, send) run on `RETURNSTATS_OUTPUT_QUEUE`.
+
 **Who to call:** the statistics data-engineering on-call (`RETURNSTATS_ONCALL`), e-mailed
 when a task fails after its retries (province named), when the approval gets no answer by
 its timeout, and when the bulletin is not sent by `RETURNSTATS_SEND_DEADLINE`
@@ -88,6 +93,11 @@ def _send_deadline() -> DeadlineAlert | None:
     )
 
 
+OUTPUT_QUEUE = os.environ.get("RETURNSTATS_OUTPUT_QUEUE", "").strip() or "default"
+"""The Celery queue of the tasks that write or read `<output>` (the host that serves it,
+docs/scaling.md); Airflow's default queue unless set."""
+
+
 def _as_of() -> date:
     """The as-of date D: the logical date's calendar day (a daily run's interval has zero length)."""
     return get_current_context()["logical_date"].in_timezone("UTC").date()
@@ -95,8 +105,9 @@ def _as_of() -> date:
 
 def _settings():
     from returnstats.config import load_settings
+    from returnstats_airflow.storage import storage_options
 
-    settings = load_settings()
+    settings = load_settings(storage_options())
     settings.ensure_dirs()
     return settings
 
@@ -182,7 +193,7 @@ def return_to_work_daily():
         records = record_ingest_failures(_settings(), _as_of(), failed)
         return {"failed_provinces": sorted(failed), "packages_not_ingested": len(records)}
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", queue=OUTPUT_QUEUE)
     def check_cutoff() -> dict:
         """Record the provinces with no accepted package for D and alert the on-call."""
         from airflow.sdk.exceptions import AirflowSkipException
@@ -201,7 +212,7 @@ def return_to_work_daily():
                 f"package for {as_of}: {', '.join(report.missing)} (on-call: {alert})")
         return {"missing": report.missing, "alert": alert}
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", queue=OUTPUT_QUEUE)
     def build_data_docs() -> str | None:
         """Build the run's Great Expectations Data Docs once, from every province's results."""
         from returnstats.validation.data_docs import build_data_docs as build
@@ -230,7 +241,7 @@ def return_to_work_daily():
 
         return publish_as_of(_settings(), _as_of(), linked.get("key_fingerprint"))
 
-    @task
+    @task(queue=OUTPUT_QUEUE)
     def render_bulletin(published: dict) -> dict:
         """Render the zh/en bulletin (HTML, text, PDF, charts) and read its figures back."""
         from airflow.sdk.exceptions import AirflowFailException
@@ -245,7 +256,7 @@ def return_to_work_daily():
             raise AirflowFailException(str(error)) from error
         return {"directory": str(files.directory)}
 
-    @task.branch(outlets=[RELEASES])
+    @task.branch(outlets=[RELEASES], queue=OUTPUT_QUEUE)
     def release_bulletin(rendered: dict) -> list[str]:
         """Route the vintage: already approved, or approved by `auto`, goes to sending;
         with RETURNSTATS_APPROVAL=required a person decides in approve_bulletin."""
@@ -298,7 +309,7 @@ def return_to_work_daily():
         release.reject(settings.warehouse, as_of, by=by, reason=reason)
         return []
 
-    @task(trigger_rule="none_failed_min_one_success",
+    @task(trigger_rule="none_failed_min_one_success", queue=OUTPUT_QUEUE,
           execution_timeout=_minutes("RETURNSTATS_SEND_TIMEOUT_MINUTES", 15))
     def send_bulletin() -> str:
         """E-mail the approved bulletin through smtp_default (first any approved bulletin

@@ -49,3 +49,13 @@ def dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(REPO / "dags"))
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on 127.0.0.1 for the session (tests/s3.py)."""
+    from tests.s3 import start_server
+
+    server, s3 = start_server()
+    yield s3
+    server.stop()

@@ -10,9 +10,11 @@ reporting cutoff and the on-call address (`RETURNSTATS_CUTOFF`,
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +40,9 @@ class Settings:
     """A local directory, or a UPath for an object store (docs/warehouse.md)."""
     output: Path
     staging: Path
-    """Restricted zone: staged records with personal data, linkage state. Never published."""
+    """Restricted zone: staged records with personal data, linkage state. Never published.
+    A local directory, or a UPath for an object store: a private bucket or prefix
+    (docs/scaling.md)."""
     campaign_start: date
     campaign_end: date | None = None
     """Last as-of date of the campaign window (open when None): SPEC §8."""
@@ -63,8 +67,10 @@ class Settings:
     first value) on; every revision is in the attached revisions.csv."""
 
     def ensure_dirs(self) -> None:
+        """Create the local directories (an object-store zone needs none)."""
         for path in (self.landing, self.warehouse, self.output, self.staging):
-            path.mkdir(parents=True, exist_ok=True)
+            if isinstance(path, Path):  # a UPath is no pathlib.Path
+                path.mkdir(parents=True, exist_ok=True)
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -72,14 +78,30 @@ def _env_path(name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
-def _env_location(name: str, default: Path) -> Path:
-    """A local directory, or an object-store URL (`s3://…`, `gs://…`) kept as a UPath."""
+def _env_location(name: str, default: Path, storage_options: Mapping[str, Any]) -> Path:
+    """A local directory, or an object-store URL (`s3://…`, `gs://…`) kept as a UPath
+    that carries `storage_options` (credentials, endpoint) to its filesystem."""
     value = os.environ.get(name, "")
     if "://" in value:
         from upath import UPath
 
-        return UPath(value)
+        return UPath(value, **object_store_options(value, storage_options))
     return _env_path(name, default)
+
+
+def object_store_options(url: str, storage_options: Mapping[str, Any]) -> dict[str, Any]:
+    """The fsspec options of a zone at `url`. On S3 the listings cache is off: another host
+    writes the same zone, and a cached listing would hide its files."""
+    options = dict(storage_options)
+    if url.startswith(("s3://", "s3a://")):
+        options.setdefault("use_listings_cache", False)
+    return options
+
+
+def object_store_urls() -> list[str]:
+    """The zones configured as object-store URLs (they need storage options)."""
+    return [value for name in ("RETURNSTATS_WAREHOUSE", "RETURNSTATS_STAGING")
+            if "://" in (value := os.environ.get(name, ""))]
 
 
 def _env_int(name: str, default: int) -> int:
@@ -128,8 +150,13 @@ def _env_time(name: str, default: time) -> time:
         raise ValueError(f"{name} must be HH:MM (Beijing time), got {value!r}") from error
 
 
-def load_settings() -> Settings:
-    """Settings from `RETURNSTATS_*` environment variables, with working local defaults."""
+def load_settings(storage_options: Mapping[str, Any] | None = None) -> Settings:
+    """Settings from `RETURNSTATS_*` environment variables, with working local defaults.
+
+    `storage_options` (fsspec) reach the object-store zones: the DAG builds them from an
+    Airflow connection (`returnstats_airflow.storage`); without them the filesystem's own
+    defaults apply (for S3 the AWS environment and instance role)."""
+    options = storage_options or {}
     data = _env_path("RETURNSTATS_DATA", REPO_ROOT / "data")
     limits = Limits(
         zip_max_entries=_env_int("RETURNSTATS_ZIP_MAX_ENTRIES", Limits.zip_max_entries),
@@ -147,9 +174,9 @@ def load_settings() -> Settings:
     mail_from = os.environ.get("RETURNSTATS_MAIL_FROM", "returnstats@localhost")
     return Settings(
         landing=_env_path("RETURNSTATS_LANDING", data / "landing"),
-        warehouse=_env_location("RETURNSTATS_WAREHOUSE", data / "warehouse"),
+        warehouse=_env_location("RETURNSTATS_WAREHOUSE", data / "warehouse", options),
         output=_env_path("RETURNSTATS_OUTPUT", data / "output"),
-        staging=_env_path("RETURNSTATS_STAGING", data / "staging"),
+        staging=_env_location("RETURNSTATS_STAGING", data / "staging", options),
         campaign_start=_env_date("RETURNSTATS_CAMPAIGN_START", "2020-02-10"),
         campaign_end=_env_date("RETURNSTATS_CAMPAIGN_END", None),
         limits=limits,

@@ -49,6 +49,7 @@ def bulletin_deadline_missed(context: dict, **_: object) -> str:
     from returnstats.warehouse.vintages import VintageMissing, vintage_of
 
     from returnstats_airflow.smtp import smtp_sender
+    from returnstats_airflow.storage import storage_options
 
     run, deadline = context["dag_run"], _moment(context["deadline"]["deadline_time"])
     queued = _moment(run.get("queued_at"))
@@ -56,7 +57,7 @@ def bulletin_deadline_missed(context: dict, **_: object) -> str:
         log.info("run %s started after its deadline %s: no alert", run.get("dag_run_id"), deadline)
         return "run started after its deadline"
     as_of = _moment(run["logical_date"]).date()
-    settings = load_settings()
+    settings = load_settings(storage_options())
     try:
         commit = vintage_of(settings.warehouse, as_of)
         status, delivery = commit.status, commit.delivery

@@ -2,9 +2,14 @@
 
 One deployment per module, in a temporary AIRFLOW_HOME: a fresh PostgreSQL database
 (metadata and Celery results), a free Redis database (broker), then `airflow db migrate`,
-`api-server` (127.0.0.1, a free port), `scheduler`, `dag-processor` and `celery worker`
-(concurrency 2) as subprocesses with docker-compose.yaml's environment
-(`tests/scaleout/environment.py`). The tests drive it through the public REST API and the
+`api-server` (127.0.0.1, a free port), `scheduler`, `dag-processor` and two `celery
+worker`s (concurrency 2 each) as subprocesses with docker-compose.yaml's environment
+(`tests/scaleout/environment.py`). The two workers stand for two hosts (docs/scaling.md):
+each has its own directory, AIRFLOW_HOME, landing copy, output, linkage mirror and host
+name (`AIRFLOW__CORE__HOSTNAME_CALLABLE=os.getcwd`: on one machine they differ by their
+directory); they share only PostgreSQL, Redis and staging plus the warehouse in a bucket
+of moto's S3 server (tests/s3.py), credentials in the `aws_default` connection. Worker B
+alone serves the `output` queue (RETURNSTATS_OUTPUT_QUEUE). The tests drive it through the public REST API and the
 CLI like an operator: trigger two days, then backfill the three-day window with
 `airflow backfill create` and compare with the same days run one by one by `dag.test()`.
 As in docker-compose.yaml, `RETURNSTATS_APPROVAL=required`: every run waits in
@@ -50,6 +55,10 @@ POSTGRES = dict(host=os.environ.get("SCALEOUT_PGHOST", "127.0.0.1"),
 REDIS = dict(host=os.environ.get("SCALEOUT_REDIS_HOST", "127.0.0.1"),
              port=int(os.environ.get("SCALEOUT_REDIS_PORT", "6379")))
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+HOSTS = ("host-a", "host-b")
+OUTPUT_HOST = "host-b"
 
 
 def _day(i: int) -> date:
@@ -114,12 +123,46 @@ class Deployment:
         self.session = requests.Session()
 
     # processes -------------------------------------------------------------------------
-    def start(self, name: str, *args: str) -> None:
+    def start(self, name: str, *args: str, host: dict[str, str] | None = None,
+              cwd: Path | None = None) -> None:
         log = open(self.root / "logs" / f"{name}.log", "wb")  # noqa: SIM115 — closed with the process
         self.processes[name] = subprocess.Popen(
-            [AIRFLOW, *args], env=self.env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
+            [AIRFLOW, *args], env={**self.env, **(host or {})}, cwd=cwd or self.root,
+            stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopped with all its children
         )
+
+    # the hosts and the shared store ----------------------------------------------------
+    def host(self, name: str) -> Path:
+        return self.root / name
+
+    def deliver(self, sample: Path, through: date) -> None:
+        """The provinces deliver: every host reads the same drop (its own copy)."""
+        for name in HOSTS:
+            deliver(sample=sample, landing=self.host(name) / "landing", through=through)
+
+    def warehouse(self) -> duckdb.DuckDBPyConnection:
+        """The catalog in the bucket, as a statistician opens it without httpfs: the file
+        downloaded, the bucket's filesystem registered."""
+        fs = self.s3.filesystem()
+        copy = self.root / f"catalog-{time.monotonic_ns()}.duckdb"
+        copy.write_bytes(fs.cat_file(f"{self.bucket}/warehouse/warehouse.duckdb"))
+        con = duckdb.connect(str(copy), read_only=True)
+        con.register_filesystem(fs)
+        return con
+
+    def query(self, sql: str, params: dict | None = None) -> list[tuple]:
+        con = self.warehouse()
+        try:
+            return con.execute(sql, params or {}).fetchall()
+        finally:
+            con.close()
+
+    def task_instances(self, run_id: str) -> list[dict]:
+        response = self.api("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances",
+                            params={"limit": 100})
+        response.raise_for_status()
+        return response.json()["task_instances"]
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
@@ -242,7 +285,7 @@ def _free_redis_db():
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory, airflow_db, mailbox):
+def deployment(tmp_path_factory, airflow_db, mailbox, s3_server):
     try:
         admin = _connect_postgres()
     except Exception as error:  # noqa: BLE001 — any failure to connect means "absent"
@@ -262,6 +305,7 @@ def deployment(tmp_path_factory, airflow_db, mailbox):
     base_url = f"http://127.0.0.1:{port}"
     password = secrets.token_urlsafe(16)
     data = root / "data"
+    bucket = s3_server.new_bucket()
     env = scaleout_environment(
         host_side={
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{pg}",
@@ -281,8 +325,9 @@ def deployment(tmp_path_factory, airflow_db, mailbox):
             "AIRFLOW_CONN_SMTP_DEFAULT":
                 f"smtp://127.0.0.1:{mailbox.port}?disable_ssl=true&disable_tls=true",
             "PYTHONPATH": str(REPO / "plugins"),
-            **{f"RETURNSTATS_{zone.upper()}": str(data / zone)
-               for zone in ("landing", "staging", "warehouse", "output")},
+            **{f"RETURNSTATS_{zone.upper()}": str(data / zone) for zone in ("landing", "output")},
+            "RETURNSTATS_STAGING": f"s3://{bucket}/staging",
+            "RETURNSTATS_WAREHOUSE": f"s3://{bucket}/warehouse",
         },
         test_only={
             "AIRFLOW_HOME": str(root / "airflow_home"),
@@ -296,15 +341,36 @@ def deployment(tmp_path_factory, airflow_db, mailbox):
         },
     )
     env.update({"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", str(root)),
-                "LANG": "C.UTF-8"})
+                "LANG": "C.UTF-8",
+                # Shared through Airflow, as in production: the store's credentials and the
+                # pseudonymisation key (the hosts' development keys would differ).
+                "AIRFLOW_CONN_AWS_DEFAULT": s3_server.connection_uri(),
+                "AIRFLOW_VAR_RETURNSTATS_PSEUDONYM_KEY": PSEUDONYM_KEY,
+                "RETURNSTATS_OUTPUT_QUEUE": "output"})
     (root / "passwords.json").write_text(json.dumps({"admin": password}))
     running = Deployment(root, env, base_url, password)
+    running.s3, running.bucket = s3_server, bucket
     try:
         running.cli("db", "migrate", timeout=600)
         running.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port))
         running.start("scheduler", "scheduler")
         running.start("dag-processor", "dag-processor")
-        running.start("celery-worker", "celery", "worker", "--concurrency", "2", "--skip-serve-logs")
+        for name in HOSTS:
+            host = running.host(name)
+            (host / "airflow_home").mkdir(parents=True)
+            running.start(
+                f"celery-worker-{name}", "celery", "worker", "--concurrency", "2",
+                "--skip-serve-logs", "--celery-hostname", f"{name}@%h",
+                "--queues", "default,output" if name == OUTPUT_HOST else "default",
+                cwd=host, host={
+                    "AIRFLOW_HOME": str(host / "airflow_home"),
+                    "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(host / "airflow_home" / "logs"),
+                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+                    "AIRFLOW__CORE__HOSTNAME_CALLABLE": "os.getcwd",
+                    "RETURNSTATS_LANDING": str(host / "landing"),
+                    "RETURNSTATS_OUTPUT": str(host / "output"),
+                    "RETURNSTATS_CACHE": str(host / "cache"),
+                })
         running.wait_for("the api-server", lambda: requests.get(
             f"{base_url}/api/v2/monitor/health", timeout=5).ok, timeout=180)
         running.login()
@@ -324,6 +390,9 @@ def deployment(tmp_path_factory, airflow_db, mailbox):
         broker.close()
 
 
+PSEUDONYM_KEY = secrets.token_hex(32)
+
+
 def _fernet_key() -> str:
     from cryptography.fernet import Fernet
 
@@ -338,26 +407,13 @@ def sample(tmp_path_factory) -> Path:
     return out
 
 
-def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(root / "warehouse" / "warehouse.duckdb"), read_only=True)
-
-
-def _query(root: Path, sql: str, params: dict | None = None) -> list[tuple]:
-    con = _warehouse(root)
-    try:
-        return con.execute(sql, params or {}).fetchall()
-    finally:
-        con.close()
-
-
 def test_a_day_waits_for_approval_through_the_rest_api_then_is_promoted_and_mailed(
         deployment, sample, mailbox):
-    landing = Path(deployment.env["RETURNSTATS_LANDING"])
-    data = landing.parent
     recipients = deployment.env["RETURNSTATS_RECIPIENTS"]
+    _query = deployment.query
     for i in range(2):
         as_of = _day(i)
-        deliver(sample=sample, landing=landing, through=as_of)
+        deployment.deliver(sample, as_of)
         run_id = f"rest__{as_of.isoformat()}"
         deployment.trigger(run_id, _logical(as_of))
         deployment.wait_for(f"{run_id} to ask for approval",
@@ -365,9 +421,9 @@ def test_a_day_waits_for_approval_through_the_rest_api_then_is_promoted_and_mail
                                 run_id, "approve_bulletin") == "awaiting_input",
                             RUN_TIMEOUT, every=3)
         # Held: committed, not published, not sent.
-        assert _query(data, "SELECT status FROM vintages WHERE as_of = $d", {"d": as_of}) == [
+        assert _query("SELECT status FROM vintages WHERE as_of = $d", {"d": as_of}) == [
             ("held",)]
-        assert _query(data, "SELECT max(as_of) FROM latest_vintages") == [
+        assert _query("SELECT max(as_of) FROM latest_vintages") == [
             (_day(i - 1) if i else None,)]
         assert len(mailbox.subjects(recipients)) == i
         answer = deployment.decide(run_id, "Approve")
@@ -376,14 +432,33 @@ def test_a_day_waits_for_approval_through_the_rest_api_then_is_promoted_and_mail
         assert run["state"] == "success", deployment.failed_tasks(run_id)
 
     (as_of, provinces), = _query(
-        data, "select as_of, provinces_reporting from latest_national_summary where date = as_of")
-    vintage, = _query(data, "SELECT status, approved_by, delivery, sent_at IS NOT NULL "
+        "select as_of, provinces_reporting from latest_national_summary where date = as_of")
+    vintage, = _query("SELECT status, approved_by, delivery, sent_at IS NOT NULL "
                       "FROM latest_vintages")
     assert as_of == _day(1) and provinces > 0
     assert vintage == ("approved", "admin", "sent", True)
     subjects = mailbox.subjects(recipients)
     assert len(subjects) == 2 and all("return-to-work bulletin" in s for s in subjects)
-    assert json.loads((data / "output" / "alerts" / f"{_day(1).isoformat()}.json").read_text())
+    output = deployment.host(OUTPUT_HOST) / "output"
+    assert json.loads((output / "alerts" / f"{_day(1).isoformat()}.json").read_text())
+    assert (output / "bulletins" / _day(1).isoformat() / "bulletin.zh.txt").is_file()
+
+
+def test_a_days_province_tasks_spread_over_both_hosts_and_output_stays_on_its_host(
+        deployment):
+    """The runs above: each day's 31 ingest tasks ran on both workers; every task of the
+    output queue ran on the host that serves the output."""
+    hosts = {name: str(deployment.host(name)) for name in HOSTS}
+    for i in range(2):
+        instances = deployment.task_instances(f"rest__{_day(i).isoformat()}")
+        ingest = [t for t in instances if t["task_id"] == "ingest_province"]
+        assert len(ingest) == 31
+        assert {t["hostname"] for t in ingest} == set(hosts.values()), \
+            sorted((t["map_index"], t["hostname"]) for t in ingest)
+        for task in ("check_cutoff", "build_data_docs", "render_bulletin", "release_bulletin",
+                     "send_bulletin"):
+            ran = next(t for t in instances if t["task_id"] == task)
+            assert (ran["queue"], ran["hostname"]) == ("output", hosts[OUTPUT_HOST]), task
 
 
 def test_a_rejected_day_is_never_published_and_a_missed_deadline_alerts_the_oncall(
@@ -391,9 +466,9 @@ def test_a_rejected_day_is_never_published_and_a_missed_deadline_alerts_the_onca
     """A run whose send deadline passes while it waits for approval (its logical date set
     so that the deadline falls a minute after the trigger): the on-call gets an e-mail;
     then a rejection keeps `latest_*` and the recipients' mailbox as they were."""
-    data = Path(deployment.env["RETURNSTATS_LANDING"]).parent
+    _query = deployment.query
     recipients, oncall = deployment.env["RETURNSTATS_RECIPIENTS"], deployment.env["RETURNSTATS_ONCALL"]
-    before = (_query(data, "SELECT * FROM latest_vintages"), len(mailbox.subjects(recipients)))
+    before = (_query("SELECT * FROM latest_vintages"), len(mailbox.subjects(recipients)))
     interval = timedelta(hours=2)  # RETURNSTATS_SEND_DEADLINE 22:00 after the 20:00 trigger
     logical = datetime.now(UTC) - interval + timedelta(seconds=60)
     run_id = "rest__deadline"
@@ -405,9 +480,9 @@ def test_a_rejected_day_is_never_published_and_a_missed_deadline_alerts_the_onca
     run = deployment.run_until_done(run_id)
     assert run["state"] == "success", deployment.failed_tasks(run_id)
     assert deployment.task_state(run_id, "send_bulletin") == "skipped"
-    assert _query(data, "SELECT status, reason, approved_by FROM vintages WHERE as_of = $d",
+    assert _query("SELECT status, reason, approved_by FROM vintages WHERE as_of = $d",
                   {"d": logical.date()}) == [("rejected", "no province reported", "admin")]
-    assert (_query(data, "SELECT * FROM latest_vintages"), len(mailbox.subjects(recipients))
+    assert (_query("SELECT * FROM latest_vintages"), len(mailbox.subjects(recipients))
             ) == before
 
 
@@ -419,9 +494,8 @@ def test_backfill_runs_the_days_in_order_like_dag_test_one_by_one(deployment, sa
     backfill keeps them and runs the third (each Celery day costs minutes on a small
     machine; rerunning through a backfill is `--reprocess-behavior completed`, docs/operating.md).
     """
-    landing = Path(deployment.env["RETURNSTATS_LANDING"])
     last = _day(DAYS - 1)
-    deliver(sample=sample, landing=landing, through=last)
+    deployment.deliver(sample, last)
     window = ["--dag-id", DAG_ID, "--from-date", START.isoformat(), "--to-date", _logical(last)]
     # The window ends at the last day's scheduled time (12:00 UTC) so that day is in it;
     # the days that already succeeded are not attempted again.
@@ -452,7 +526,8 @@ def test_backfill_runs_the_days_in_order_like_dag_test_one_by_one(deployment, sa
         assert runs[earlier]["end_date"] <= runs[later]["start_date"], "days ran out of order"
 
     reference = _run_one_by_one_with_dag_test(dagbag, sample, tmp_path_factory.mktemp("one-by-one"))
-    backfilled, expected = _warehouse(landing.parent), _warehouse(reference)
+    backfilled = deployment.warehouse()
+    expected = duckdb.connect(str(reference / "warehouse" / "warehouse.duckdb"), read_only=True)
     summary = f"select * from national_summary where as_of <= DATE '{last}' order by all"
     assert backfilled.execute(summary).fetchall() == expected.execute(summary).fetchall()
     ledger = "select * from latest_ledger order by all"
@@ -466,6 +541,7 @@ def _run_one_by_one_with_dag_test(dagbag, sample: Path, root: Path) -> Path:
         for zone in ("landing", "staging", "warehouse", "output"):
             mp.setenv(f"RETURNSTATS_{zone.upper()}", str(root / zone))
         mp.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
+        mp.setenv("AIRFLOW_VAR_RETURNSTATS_PSEUDONYM_KEY", PSEUDONYM_KEY)
         dag = dagbag.dags[DAG_ID]
         for i in range(DAYS):
             as_of = _day(i)

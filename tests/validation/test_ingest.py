@@ -99,7 +99,8 @@ def test_package_is_ingested_end_to_end_into_staging(settings):
     assert check_ledger(staged.ledger) == []
     assert set(staged.ledger["status"]) == {"accepted"}
 
-    docs = settings.output / "data_docs" / "2020-03-01" / "44_20200301_v1" / "workers.json"
+    docs = (settings.staging / "data_docs_results" / "as_of=2020-03-01" / "44_20200301_v1"
+            / "workers.json")
     result = docs.read_text(encoding="utf-8")
     assert "worker.mode.unknown" in result
     assert VALID_ID not in result and "张三" not in result and "步行" not in result

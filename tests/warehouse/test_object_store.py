@@ -1,6 +1,6 @@
 """The warehouse on an object store (SPEC §6: "a root directory or object-store URL"),
 through fsspec's in-memory filesystem: the same layout and commit records, written and
-read back with pyarrow/fsspec; no lock file, no `.tmp/`, no catalog."""
+read back with pyarrow/fsspec and DuckDB; no lock file, no `.tmp/`."""
 
 from __future__ import annotations
 
@@ -39,10 +39,11 @@ def objects(url: str) -> list[str]:
 
 def test_a_commit_is_data_objects_then_one_record(url: str) -> None:
     record = commit(url, D1, national_summary=summary([(D1, 5, 0)]))
-    assert objects(url) == [  # no .tmp, no .lock, no catalog
+    assert objects(url) == [  # no .tmp, no .lock
         "_commits/as_of=2020-02-10/00000001.json",
         f"national_summary/as_of=2020-02-10/part-{record.id}.parquet",
         f"vintages/as_of=2020-02-10/part-{record.id}.parquet",
+        "warehouse.duckdb",
     ]
     with fsspec.open(f"{url}/{record.paths('national_summary')[0]}", "rb") as handle:
         assert pq.read_table(handle).column("returns_new").to_pylist() == [5]
@@ -80,7 +81,7 @@ def test_publish_to_an_object_store_writes_every_table_held(url: str) -> None:
         tables[name] = TABLES[name].schema.empty_table()
     summary_ = publish_tables(UPath(url), D1, tables)
     assert summary_["status"] == "held"
-    assert {p.split("/")[0] for p in objects(url)} == {"_commits", *TABLES}
+    assert {p.split("/")[0] for p in objects(url)} == {"_commits", *TABLES, "warehouse.duckdb"}
     assert read_table(url, "national_summary")["returns_new"].tolist() == [2]
     assert read_table(url, "vintages")["status"].tolist() == ["held"]
     assert read_table(url, "ledger").empty
@@ -90,3 +91,16 @@ def test_a_local_path_and_a_file_url_are_local(tmp_path: Path) -> None:
     assert locate(tmp_path).is_local and locate(f"file://{tmp_path}").is_local
     assert locate(UPath(tmp_path)).local_path == tmp_path
     assert not locate("memory://somewhere").is_local
+
+
+def test_the_catalog_of_an_object_store_reads_its_files(url: str, tmp_path: Path) -> None:
+    import duckdb
+
+    commit(url, D1, national_summary=summary([(D1, 3, 0)]))
+    commit(url, D2, national_summary=summary([(D2, 4, 0)]))
+    copy = tmp_path / "warehouse.duckdb"  # a statistician downloads it, or ATTACHes it
+    copy.write_bytes(fsspec.filesystem("memory").cat_file(f"{url}/warehouse.duckdb"))
+    con = duckdb.connect(str(copy), read_only=True)
+    con.register_filesystem(fsspec.filesystem("memory"))
+    assert con.sql("SELECT as_of, returns_new FROM national_summary ORDER BY 1").fetchall() \
+        == [(D1, 3), (D2, 4)]

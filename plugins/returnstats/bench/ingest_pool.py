@@ -28,7 +28,7 @@ PRELOAD = ["returnstats.bench.ingest_pool", "returnstats.validation.ingest",
 # The functions `ingest_province` calls, by the part of the stage they belong to.
 INGEST_PARTS = {"landing_sha256": "read", "read_package": "read", "census": "read",
                 "prepare": "validate", "run_suite": "validate", "split_file": "validate",
-                "write_package": "stage_write", "_save_result": "stage_write"}
+                "write_package": "stage_write", "save_result": "stage_write"}
 
 Usage = dict[int, tuple[float, float]]
 """CPU seconds and peak RSS (MiB) by process id, as last reported."""

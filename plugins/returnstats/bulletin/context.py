@@ -20,6 +20,7 @@ import pyarrow as pa
 from returnstats.config import Settings
 from returnstats.reference import REGIONS, Province, provinces
 from returnstats.warehouse.catalog import create_views
+from returnstats.warehouse.location import locate
 from returnstats.warehouse.schema import TABLES
 
 from .dates import long_date, table_date
@@ -307,9 +308,12 @@ def _connect(warehouse, as_of: date) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     create_views(con, warehouse, upto=as_of)
     if "report_checks" not in TABLES:  # until the warehouse commits report_checks (issue 18)
-        files = sorted(Path(warehouse).glob("report_checks/as_of=*/*.parquet"))
+        location = locate(warehouse)
+        prefix = location.path.rstrip("/") + "/"
+        files = sorted(location.url_of(p.removeprefix(prefix)) for p in
+                       location.glob("report_checks", "as_of=*", "*.parquet"))
         if files:
-            rel = con.read_parquet([str(f) for f in files], hive_partitioning=True)
+            rel = con.read_parquet(files, hive_partitioning=True)
         else:
             rel = con.from_arrow(pa.Table.from_batches(
                 [], REPORT_CHECKS_SCHEMA.append(pa.field("as_of", pa.date32()))))

@@ -259,7 +259,7 @@ def publish_as_of(settings: Settings, as_of: date, key_fingerprint: str | None =
     """The DAG's publish task: the vintage `as_of`, committed held, and a JSON-able summary
     (rows per table, headline figures of the as-of date, status). By increment from the
     previous run's vintage when it allows (figures/increment.py), else in full."""
-    from returnstats.linkage import store
+    from returnstats.linkage import mirror, store
     from returnstats.linkage.run import linkage_dir, previous_as_of
     from returnstats.validation.failures import failure_ledger
     from returnstats.validation.staging import read_staged
@@ -270,6 +270,7 @@ def publish_as_of(settings: Settings, as_of: date, key_fingerprint: str | None =
     if failed.num_rows:  # provinces whose ingest failed today: their packages, rejected
         staged_tables["ledger"] = pa.concat_tables(
             [_relation("ledger_staged", staged_tables["ledger"]), failed])
+    mirror.pull(settings.staging, as_of, last_only=True)  # an object-store zone: mirror.py
     chain = store.read_chain(linkage_dir(settings, as_of))
     increment = read_increment(settings.warehouse, store.linkage_root(settings.staging),
                                previous_as_of(settings, as_of), chain, settings.campaign_start)
@@ -278,7 +279,8 @@ def publish_as_of(settings: Settings, as_of: date, key_fingerprint: str | None =
     if carried is not None:
         inputs = FigureInputs(None, None, *(staged_tables[t] for t in STAGED))
         tables = compute_by_increment(inputs, carried, as_of, settings.campaign_start)
-    else:
+    else:  # reads every delta of the chain: on an object store, those not mirrored yet
+        mirror.pull(settings.staging, as_of)
         persons, record_person = read_linkage(settings.staging, as_of)
         inputs = FigureInputs(persons, record_person, *(staged_tables[t] for t in STAGED))
         tables = compute_segmented(inputs, as_of, settings.campaign_start, chain.deltas)

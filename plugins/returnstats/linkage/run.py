@@ -396,24 +396,29 @@ def linkage_dir(settings: Settings, as_of: date) -> Path:
 def previous_as_of(settings: Settings, as_of: date) -> date | None:
     """The as-of date of the latest run before `as_of` (never `as_of` itself, so a rerun
     of D starts from what D started from); None before the first run."""
-    root = store.linkage_root(settings.staging)
-    earlier = sorted(
-        p.name[6:] for p in root.glob("as_of=*")
-        if p.name[6:] < as_of.isoformat() and (p / store.CHAIN_FILE).is_file()
-    ) if root.is_dir() else []
-    return date.fromisoformat(earlier[-1]) if earlier else None
+    from returnstats.linkage.mirror import run_dates
+
+    earlier = [day for day in run_dates(settings.staging) if day < as_of]
+    return earlier[-1] if earlier else None
 
 
 def previous_chain(settings: Settings, as_of: date) -> store.Chain:
-    """The chain of the latest run before `as_of` (`previous_as_of`); empty before the
-    first run."""
+    """The chain of the latest run before `as_of` (`previous_as_of`), pulled into this
+    host's mirror when the zone is an object store; empty before the first run."""
+    from returnstats.linkage import mirror
+
     previous = previous_as_of(settings, as_of)
-    return store.read_chain(linkage_dir(settings, previous)) if previous else store.Chain()
+    if previous is None:
+        return store.Chain()
+    mirror.pull(settings.staging, previous)
+    return store.read_chain(linkage_dir(settings, previous))
 
 
 def link_as_of(settings: Settings, as_of: date, key: bytes) -> LinkResult:
     """Link the active packages with report_date <= as_of, incrementally from the latest
-    earlier run: a new delta and `<staging>/linkage/as_of=<D>/chain.json`."""
+    earlier run: a new delta and `<staging>/linkage/as_of=<D>/chain.json` (written to the
+    object store after the run when the zone is one: mirror.py)."""
+    from returnstats.linkage import mirror
     from returnstats.validation.staging import WORKERS_SCHEMA, active_packages, read_arrow
 
     previous = previous_chain(settings, as_of)
@@ -422,5 +427,7 @@ def link_as_of(settings: Settings, as_of: date, key: bytes) -> LinkResult:
     # Only the normalised rows outlive this line: the staged rows are freed before linking.
     new = new_state_rows(pa.concat_tables([WORKERS_SCHEMA.empty_table(), *(
         read_arrow(settings.staging, name, "workers") for name in active if name not in linked)]))
-    return link_step(store.linkage_root(settings.staging), previous, linkage_dir(settings, as_of),
-                     new, key, active_packages=active)
+    result = link_step(store.linkage_root(settings.staging), previous,
+                       linkage_dir(settings, as_of), new, key, active_packages=active)
+    mirror.push(settings.staging, as_of)
+    return result

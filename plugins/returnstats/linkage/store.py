@@ -54,6 +54,8 @@ RECORDS_FILE = "records.arrow"
 PERSONS_FILE = "persons.parquet"
 DROPPED_FILE = "dropped.parquet"
 MERGED_FILE = "merged.parquet"
+DELTA_FILES = (PERSONS_FILE, DROPPED_FILE, MERGED_FILE, RECORDS_FILE)
+"""A delta's files, in the order they are uploaded (mirror.py): the records last."""
 DROPPED_SCHEMA = pa.schema([("person_key", pa.string()), ("retired_seq", pa.int64())])
 MERGED_SCHEMA = pa.schema([("package", pa.string()), ("file", pa.string()), ("change", pa.int64())])
 
@@ -92,8 +94,12 @@ class Chain:
     it was recorded)."""
 
 
-def linkage_root(staging: Path) -> Path:
-    return Path(staging) / "linkage"
+def linkage_root(staging) -> Path:
+    """The local linkage root of a staging zone (for an object store, this host's mirror:
+    mirror.py)."""
+    from returnstats.linkage.mirror import local_root
+
+    return local_root(staging)
 
 
 def delta_dir(root: Path, name: str) -> Path:

@@ -1,9 +1,11 @@
 """Great Expectations Data Docs of a run: `<output>/data_docs/<as_of>/index.html`.
 
 Ingest saves each validated file's GX result, without unexpected values, as
-`<output>/data_docs/<as_of>/<package>/<kind>.json` (`ingest._save_result`). The provinces
-are ingested by separate tasks, each with its own process-local ephemeral GX context, so
-the site is built once per run, after every province's task, from those saved results
+`<staging>/data_docs_results/as_of=<D>/<package>/<kind>.json` (`save_result`), in the
+staging zone that every worker host shares (an object store when scaled out,
+docs/scaling.md). The provinces are ingested by separate tasks, each with its own
+process-local ephemeral GX context, so the site is built once per run, after every
+province's task, from those saved results
 (`build_data_docs`, the DAG's `build_data_docs` task): a fresh ephemeral context gets a
 filesystem Data Docs site at the as-of folder, the saved results go into its (in-memory)
 validation results store, and GX renders the validation pages and the index.
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from returnstats.config import Settings
+from returnstats.warehouse.location import locate, put_atomic
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +35,24 @@ def data_docs_dir(settings: Settings, as_of: date) -> Path:
     return Path(settings.output) / "data_docs" / as_of.isoformat()
 
 
-def result_path(settings: Settings, as_of: date, package: str, kind: str) -> Path:
-    """Where ingest saves the GX result of one file of a package."""
-    return data_docs_dir(settings, as_of) / package / f"{kind}.json"
+def results_dir(as_of: date) -> str:
+    """The saved results of a run's ingest, relative to the staging zone."""
+    return f"data_docs_results/as_of={as_of.isoformat()}"
+
+
+def save_result(settings: Settings, as_of: date, package: str, kind: str,
+                summary: dict[str, Any]) -> None:
+    """The GX validation result of one file of a package (counts only, no values)."""
+    put_atomic(locate(settings.staging), f"{results_dir(as_of)}/{package}/{kind}.json",
+               json.dumps(summary, ensure_ascii=False, indent=2, default=str).encode("utf-8"))
+
+
+def saved_results(settings: Settings, as_of: date) -> list[tuple[str, str, bytes]]:
+    """(package, kind, JSON) of every result saved for `as_of`, sorted."""
+    location = locate(settings.staging)
+    files = [f for f in location.files(results_dir(as_of)) if f.endswith(".json")]
+    return [(f.split("/")[-2], f.split("/")[-1][:-5], data)
+            for f, data in zip(files, location.read_many(files), strict=True)]
 
 
 def build_data_docs(settings: Settings, as_of: date) -> Path | None:
@@ -48,16 +66,17 @@ def build_data_docs(settings: Settings, as_of: date) -> Path | None:
     try:
         folder = data_docs_dir(settings, as_of)
         folder.mkdir(parents=True, exist_ok=True)
+        results = saved_results(settings, as_of)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _build(folder, as_of)
+            return _build(folder, as_of, results)
     except Exception as exc:  # noqa: BLE001 — docs must never fail the run
         log.error("data docs for %s not built: %s: %s", as_of.isoformat(),
                   type(exc).__name__, str(exc)[:200])
         return None
 
 
-def _build(folder: Path, as_of: date) -> Path:
+def _build(folder: Path, as_of: date, results: list[tuple[str, str, bytes]]) -> Path:
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -79,10 +98,9 @@ def _build(folder: Path, as_of: date) -> Path:
                            run_time=datetime(as_of.year, as_of.month, as_of.day,
                                              tzinfo=UTC))
     store = context.validation_results_store
-    for path in sorted(folder.glob("*/*.json")):
-        package = path.parent.name
+    for package, kind, data in results:
         try:
-            payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            payload: dict[str, Any] = json.loads(data.decode("utf-8"))
             if payload.get("rows") == 0 and "suite_name" not in payload:
                 continue  # a header-only file: nothing was validated, nothing to render
             for key in _EXTRA_KEYS:
@@ -90,11 +108,11 @@ def _build(folder: Path, as_of: date) -> Path:
             suite_name = str(payload["suite_name"])
         except Exception as exc:  # noqa: BLE001 — one unreadable result must not hide the rest
             log.warning("data docs for %s: result %s/%s skipped (%s)", as_of.isoformat(),
-                        package, path.name, type(exc).__name__)
+                        package, kind, type(exc).__name__)
             continue
         key = ValidationResultIdentifier(
             ExpectationSuiteIdentifier(suite_name), run_id,
-            _UNSAFE_ID.sub("_", f"{package}.{path.stem}"))
+            _UNSAFE_ID.sub("_", f"{package}.{kind}"))
         # The saved result is already the store's JSON form: the backend takes it as it is
         # (the store loads dicts on read), which spares re-serialising every result.
         store.store_backend.set(store.key_to_tuple(key), payload)

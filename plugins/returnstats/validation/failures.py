@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -20,13 +19,15 @@ import pyarrow as pa
 from returnstats.config import Settings
 from returnstats.reports.landing import scan_landing
 from returnstats.validation.ledger import NO_FILE
+from returnstats.warehouse.location import Root, locate, put_atomic
 from returnstats.warehouse.schema import LEDGER
 
 INGEST_FAILED = "package.ingest.failed"
 
 
-def failures_path(staging: Path, as_of: date) -> Path:
-    return Path(staging) / "failures" / f"as_of={as_of.isoformat()}.json"
+def failures_path(as_of: date) -> str:
+    """The day's failures record, relative to the staging zone."""
+    return f"failures/as_of={as_of.isoformat()}.json"
 
 
 def record_ingest_failures(settings: Settings, as_of: date,
@@ -48,21 +49,21 @@ def record_ingest_failures(settings: Settings, as_of: date,
                 "reason": (f"{INGEST_FAILED}: the ingest of province {province} failed after "
                            f"its retries ({error}); the next run tries the package again"),
             })
-    path = failures_path(settings.staging, as_of)
+    location = locate(settings.staging)
     if not failed:
-        path.unlink(missing_ok=True)
+        location.remove(failures_path(as_of))
         return records
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    put_atomic(location, failures_path(as_of),
+               json.dumps(records, ensure_ascii=False, indent=1).encode("utf-8"))
     return records
 
 
-def failure_ledger(staging: Path, as_of: date) -> pa.Table:
+def failure_ledger(staging: Root, as_of: date) -> pa.Table:
     """The ledger rows of the day's recorded failures (rejected, nothing received)."""
-    path = failures_path(staging, as_of)
-    records = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    try:
+        records = json.loads(locate(staging).read_bytes(failures_path(as_of)))
+    except FileNotFoundError:
+        records = []
     rows = [{
         "package": r["package"], "file": NO_FILE, "report_date": date.fromisoformat(r["report_date"]),
         "province": r["province"], "version": r["version"], "status": "rejected",

@@ -9,7 +9,6 @@ staged beside it as `<package>#conflict-<sha8>`, rejected with `package.version.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from datetime import date
@@ -22,7 +21,7 @@ from returnstats.config import Settings
 from returnstats.reports.errors import PackageRejected
 from returnstats.reports.landing import PackageRef, RejectedEntry, scan_landing
 from returnstats.reports.package import Package, census, read_package
-from returnstats.validation.data_docs import result_path
+from returnstats.validation.data_docs import save_result
 from returnstats.validation.ledger import NO_FILE, LedgerEntry, ledger_frame
 from returnstats.validation.prepare import (
     ENTERPRISE_STAGED_COLUMNS,
@@ -181,7 +180,7 @@ def _ingest_package(settings: Settings, ref: PackageRef, as_of: date) -> dict[st
         quarantine.append(outcome.quarantine)
         entries.append(LedgerEntry(raw.name, raw.rows_received, outcome.rows_accepted,
                                    outcome.rows_quarantined))
-        _save_result(settings, as_of, ref.name, kind, run.summary)
+        save_result(settings, as_of, ref.name, kind, run.summary)
         log.info("package %s file %s: %d rows received, %d accepted, %d quarantined",
                  ref.name, raw.name, raw.rows_received, outcome.rows_accepted,
                  outcome.rows_quarantined)
@@ -215,10 +214,3 @@ def _ingest_rejected_entry(settings: Settings, entry: RejectedEntry,
     return _summary(name, meta, ledger, False)
 
 
-def _save_result(settings: Settings, as_of: date, package: str, kind: str,
-                 summary: dict[str, Any]) -> None:
-    """The GX validation result (counts only, no values) for the Data Docs of the run."""
-    path = result_path(settings, as_of, package, kind)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str),
-                    encoding="utf-8")

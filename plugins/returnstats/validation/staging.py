@@ -9,6 +9,12 @@ so they are stored in a format read whole without a Parquet footer to decode (ab
 conflicts with an already accepted package of the same name is staged beside it as
 `<package>#conflict-<sha8>` (rejected, `package.version.conflict`), so the ledger shows it
 without touching what was accepted.
+
+The zone is a local directory or an object-store URL (`warehouse.location`; on S3 a
+private bucket or prefix, docs/scaling.md). On an object store a package's files are
+written one PUT each and meta.json last, so a package is listed only once it is whole; a
+restaged package (replaced) is written by its province's one ingest task, before any task
+that reads it starts (the DAG's order).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from returnstats.config import Settings
+from returnstats.warehouse.location import Location, Root, locate, put_atomic
 from returnstats.warehouse.schema import LEDGER, QUARANTINE
 
 _S, _I, _D = pa.string(), pa.int64(), pa.date32()
@@ -73,8 +80,13 @@ class StagedFormatError(RuntimeError):
     """A staged package was written by a version with another staging layout."""
 
 
+PACKAGES = "packages"
+META = "meta.json"
+
+
 def packages_dir(staging: Path) -> Path:
-    return Path(staging) / "packages"
+    """The packages folder of a local staging zone."""
+    return locate(staging).local_path / PACKAGES
 
 
 def to_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
@@ -98,21 +110,32 @@ def to_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def write_package(staging: Path, name: str, meta: dict[str, Any],
-                  tables: dict[str, pd.DataFrame]) -> Path:
-    """Write a package's staging folder atomically (temp folder, then rename).
+def write_package(staging: Root, name: str, meta: dict[str, Any],
+                  tables: dict[str, pd.DataFrame]) -> str:
+    """Write a package's staging folder atomically; returns its path within the zone.
 
-    A previous folder of the same name is replaced: moved aside first, removed after.
+    Local: a temporary folder renamed into place; a previous folder of the same name is
+    moved aside first and removed after. Object store: each file one PUT, meta.json last.
     """
+    location = locate(staging)
+    arrows = {table: to_arrow(tables.get(table, pd.DataFrame()), schema)
+              for table, schema in SCHEMAS.items()}
+    meta_bytes = json.dumps(meta, ensure_ascii=False, indent=2).encode("utf-8")
+    if not location.is_local:
+        for table, arrow in arrows.items():
+            put_atomic(location, f"{PACKAGES}/{name}/{FILES[table]}",
+                       lambda handle, arrow=arrow, table=table: _write_to(arrow, FILES[table],
+                                                                          handle))
+        return put_atomic(location, f"{PACKAGES}/{name}/{META}", meta_bytes)
     root = packages_dir(staging)
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        for table, schema in SCHEMAS.items():
-            _write_arrow(to_arrow(tables.get(table, pd.DataFrame()), schema), tmp / FILES[table])
-        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
-                                       encoding="utf-8")
+        for table, arrow in arrows.items():
+            with open(tmp / FILES[table], "wb") as handle:
+                _write_to(arrow, FILES[table], handle)
+        (tmp / META).write_bytes(meta_bytes)
         target = root / name
         old = None
         if target.exists():
@@ -124,59 +147,78 @@ def write_package(staging: Path, name: str, meta: dict[str, Any],
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return root / name
+    return str(root / name)
 
 
-def read_meta(staging: Path, name: str) -> dict[str, Any] | None:
-    path = packages_dir(staging) / name / "meta.json"
-    if not path.is_file():
+def read_meta(staging: Root, name: str) -> dict[str, Any] | None:
+    location = locate(staging)
+    relative = f"{PACKAGES}/{name}/{META}"
+    try:
+        return json.loads(location.read_bytes(relative).decode("utf-8"))
+    except FileNotFoundError:
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
-def staged_names(staging: Path) -> list[str]:
+def read_metas(staging: Root, names: list[str]) -> list[dict[str, Any]]:
+    """meta.json of each of `names` (staged packages), in order; fetched together."""
+    location = locate(staging)
+    return [json.loads(data.decode("utf-8")) for data in
+            location.read_many([f"{PACKAGES}/{name}/{META}" for name in names])]
+
+
+def staged_names(staging: Root) -> list[str]:
     """Names of the staged package folders (temporary folders excluded), sorted."""
-    root = packages_dir(staging)
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and (p / "meta.json").is_file())
+    location = locate(staging)
+    if location.is_local:
+        root = packages_dir(staging)
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and (p / META).is_file())
+    return sorted(parts[1] for parts in (f.split("/") for f in location.files(PACKAGES))
+                  if len(parts) == 3 and parts[2] == META and not parts[1].startswith("."))
 
 
-def _write_arrow(arrow: pa.Table, path: Path) -> None:
-    if path.suffix == ".parquet":
-        pq.write_table(arrow, path)
+def _write_to(arrow: pa.Table, file_name: str, handle) -> None:
+    if file_name.endswith(".parquet"):
+        pq.write_table(arrow, handle)
         return
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, arrow.schema) as writer:
+    with pa.ipc.new_file(handle, arrow.schema) as writer:
         writer.write_table(arrow)
 
 
-def _format_error(staging: Path, path: Path, table: str) -> StagedFormatError:
+def _format_error(location: Location, name: str, table: str) -> StagedFormatError:
     return StagedFormatError(
-        f"{path.parent} holds {table}.parquet: it was staged by an older version, which "
-        f"stored the small tables as Parquet. Delete {packages_dir(staging)} (and "
-        f"{Path(staging) / 'linkage'}) and rerun the campaign from its first day "
-        "(docs/operating.md).")
+        f"{location.join(PACKAGES, name)} holds {table}.parquet: it was staged by an older "
+        f"version, which stored the small tables as Parquet. Delete "
+        f"{location.join(PACKAGES)} (and {location.join('linkage')}) and rerun the campaign "
+        "from its first day (docs/operating.md).")
 
 
-def read_arrow(staging: Path, name: str, table: str) -> pa.Table:
-    """One staged table of a package, in its staging schema."""
-    path = packages_dir(staging) / name / FILES[table]
-    if path.suffix == ".parquet":
-        return pq.read_table(path, schema=SCHEMAS[table])
-    try:
-        # Read whole, then decoded from memory: for files this small, about half of
-        # what a pyarrow OSFile or memory map costs, and publish opens thousands.
-        with open(path, "rb") as source:
-            arrow = pa.ipc.open_file(pa.py_buffer(source.read())).read_all()
-    except FileNotFoundError:
-        if path.with_suffix(".parquet").is_file():
-            raise _format_error(staging, path, table) from None
-        raise
+def _decode(data: bytes, table: str) -> pa.Table:
+    if FILES[table].endswith(".parquet"):
+        return pq.read_table(pa.BufferReader(data), schema=SCHEMAS[table])
+    # Read whole, then decoded from memory: for files this small, about half of what a
+    # pyarrow OSFile or memory map costs, and publish opens thousands.
+    arrow = pa.ipc.open_file(pa.py_buffer(data)).read_all()
     return arrow if arrow.schema == SCHEMAS[table] else arrow.cast(SCHEMAS[table])
 
 
-def read_table(staging: Path, name: str, table: str) -> pd.DataFrame:
+def read_arrow(staging: Root, name: str, table: str) -> pa.Table:
+    """One staged table of a package, in its staging schema."""
+    location = locate(staging)
+    relative = f"{PACKAGES}/{name}/{FILES[table]}"
+    if location.is_local and FILES[table].endswith(".parquet"):
+        return pq.read_table(location.join(relative), schema=SCHEMAS[table])
+    try:
+        return _decode(location.read_bytes(relative), table)
+    except FileNotFoundError:
+        if location.exists(relative.rsplit(".", 1)[0] + ".parquet"):
+            raise _format_error(location, name, table) from None
+        raise
+
+
+def read_table(staging: Root, name: str, table: str) -> pd.DataFrame:
     """One staged table of a package as pandas (dates as datetime.date objects)."""
     return read_arrow(staging, name, table).to_pandas(date_as_object=True)
 
@@ -187,7 +229,7 @@ class StagedData:
     properties are views of them). The worker rows are read only when asked for: publish
     never needs them, and they grow with the campaign."""
 
-    staging: Path
+    staging: Root
     tables: dict[str, pa.Table]
     """`enterprises`: the enterprise rows of the active packages; `quarantine`: all
     quarantine rows of staged packages with report_date ≤ D; `ledger`: all their ledger
@@ -222,13 +264,10 @@ def _concat(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
 
 def staged_metas(settings: Settings, as_of: date) -> list[dict[str, Any]]:
     """meta.json of each staged package with report_date ≤ as_of, plus `staged_as`."""
-    metas = []
-    for name in staged_names(settings.staging):
-        meta = read_meta(settings.staging, name)
-        if meta is None or date.fromisoformat(meta["report_date"]) > as_of:
-            continue
-        metas.append({**meta, "staged_as": name})
-    return metas
+    names = staged_names(settings.staging)
+    return [{**meta, "staged_as": name}
+            for name, meta in zip(names, read_metas(settings.staging, names), strict=True)
+            if date.fromisoformat(meta["report_date"]) <= as_of]
 
 
 def active_by_slot(metas: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -248,10 +287,16 @@ def active_packages(settings: Settings, as_of: date) -> list[str]:
     return sorted(m["staged_as"] for m in active_by_slot(staged_metas(settings, as_of)).values())
 
 
-def read_many(staging: Path, names: list[str], table: str) -> pa.Table:
-    """One staged table of many packages, concatenated in the order of `names`."""
-    return pa.concat_tables([SCHEMAS[table].empty_table(),
-                             *(read_arrow(staging, name, table) for name in names)])
+def read_many(staging: Root, names: list[str], table: str) -> pa.Table:
+    """One staged table of many packages, concatenated in the order of `names` (on an
+    object store fetched together)."""
+    location = locate(staging)
+    if location.is_local:
+        parts = [read_arrow(location, name, table) for name in names]
+    else:
+        parts = [_decode(data, table) for data in
+                 location.read_many([f"{PACKAGES}/{name}/{FILES[table]}" for name in names])]
+    return pa.concat_tables([SCHEMAS[table].empty_table(), *parts])
 
 
 def read_staged(settings: Settings, as_of: date) -> StagedData:

@@ -13,6 +13,8 @@ never two mixed.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from datetime import date
 from pathlib import Path
@@ -20,7 +22,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from returnstats.warehouse.commits import Commit, current_commits
-from returnstats.warehouse.location import TMP_DIR, Location, Root, locate
+from returnstats.warehouse.duckdb_access import open_store
+from returnstats.warehouse.location import TMP_DIR, Location, Root, locate, put_atomic
 from returnstats.warehouse.schema import NATIONAL_SUMMARY, TABLES, VINTAGES, Table
 from returnstats.warehouse.store import writer_lock
 
@@ -59,7 +62,7 @@ def _quote_ident(name: str) -> str:
 def table_view_sql(location: Location, table: Table, commits: dict[date, Commit]) -> str:
     """SELECT over the files of `table` that `commits` name; typed and empty without any."""
     columns = ", ".join(_quote_ident(n) for n in ("as_of", *table.column_names))
-    files = [location.join(p) for commit in commits.values() for p in commit.paths(table.name)]
+    files = [location.url_of(p) for commit in commits.values() for p in commit.paths(table.name)]
     if not files:
         # read_parquet refuses an empty list; keep the view's columns anyway.
         typed = ", ".join(
@@ -102,6 +105,7 @@ def create_views(con, root: Root, upto: date | None = None,
     (as-of dates ≤ `upto` when given), a `latest_<table>` view per table and `revisions`;
     returns the commit records the views read."""
     location = locate(root)
+    open_store(con, location)
     if commits is None:
         commits = current_commits(location, upto)
     for table in TABLES.values():
@@ -114,38 +118,49 @@ def create_views(con, root: Root, upto: date | None = None,
     return commits
 
 
-def build_catalog(root: Root) -> Path:
+def build_catalog(root: Root) -> str:
     """(Re)create `<root>/warehouse.duckdb` from the current commit records and swap it
     into place; returns its path. The caller holds the writer lock (`refresh_catalog`
-    takes it). Local roots only: over an object store DuckDB needs its httpfs extension
-    and credentials (docs/warehouse.md)."""
+    takes it). On an object store it is built in a local temporary file and put as one
+    object; its views name `s3://…` files, which a reader opens through httpfs with a
+    secret of its own (docs/querying.md)."""
     import duckdb
 
-    root = locate(root).local_path.resolve()
-    tmp_dir = root / TMP_DIR
+    location = locate(root)
+    if location.is_local:
+        tmp_dir = location.local_path.resolve() / TMP_DIR
+        location = locate(location.local_path.resolve())
+    else:
+        tmp_dir = Path(tempfile.mkdtemp(prefix="returnstats-catalog-"))
     tmp_dir.mkdir(parents=True, exist_ok=True)
     building = tmp_dir / f"catalog-{uuid.uuid4().hex}.duckdb"
     try:
         con = duckdb.connect(str(building))
         try:
-            create_views(con, root)
+            create_views(con, location)
+            if not location.is_local:  # the secret or filesystem is the reader's own
+                con.execute("DROP SECRET IF EXISTS returnstats")
             con.execute("CHECKPOINT")
         finally:
             con.close()
+        if not location.is_local:
+            return put_atomic(location, CATALOG_FILE, building.read_bytes())
         fd = os.open(building, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-        target = root / CATALOG_FILE
+        target = location.local_path / CATALOG_FILE
         os.replace(building, target)
     finally:
         building.unlink(missing_ok=True)
         Path(f"{building}.wal").unlink(missing_ok=True)
-    return target
+        if not location.is_local:
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+    return str(target)
 
 
-def refresh_catalog(root: Root) -> Path:
+def refresh_catalog(root: Root) -> str:
     """`build_catalog` under the writer lock (for a caller that holds none)."""
     with writer_lock(root):
         return build_catalog(root)

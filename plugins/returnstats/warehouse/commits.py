@@ -142,8 +142,7 @@ def write_commit(location: Location, commit: Commit) -> None:
 def _record_seqs(location: Location) -> dict[date, list[int]]:
     """The sequence numbers of the records of each as-of date, ascending."""
     found: dict[date, list[int]] = {}
-    pattern = location.join(COMMITS_DIR, "as_of=*", "*.json")
-    for path in location.fs.glob(pattern):
+    for path in location.glob(COMMITS_DIR, "as_of=*", "*.json"):
         *_, folder, name = path.rstrip("/").split("/")
         if not name[:-5].isdigit():
             continue

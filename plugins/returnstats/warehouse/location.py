@@ -1,6 +1,8 @@
-"""Where a warehouse lives: a local directory or an object-store URL (`s3://…`, `gs://…`,
-`memory://…`, or a `UPath`/Airflow `ObjectStoragePath`), resolved once by `locate`, and
-the one way a small file is put there atomically (`put_atomic`)."""
+"""Where a zone lives (the warehouse, or the restricted staging zone with the linkage
+state): a local directory or an object-store URL (`s3://…`, `gs://…`, `memory://…`, or a
+`UPath`/Airflow `ObjectStoragePath`), resolved once by `locate`, and the one way a file is
+put there atomically (`put_atomic`). Credentials travel with the root: a UPath made with
+fsspec `storage_options` (`config.load_settings(storage_options=…)`), never read here."""
 
 from __future__ import annotations
 
@@ -42,11 +44,59 @@ class Location:
         """The path of `parts` under the root, within its filesystem."""
         return "/".join([self.path.rstrip("/"), *parts])
 
+    def url_of(self, relative: str) -> str:
+        """The path (local) or URL (object store) of `relative`, for a reader that is not
+        this filesystem: DuckDB."""
+        path = self.join(relative)
+        return path if self.is_local else self.fs.unstrip_protocol(path)
+
     def exists(self, relative: str) -> bool:
-        return self.fs.exists(self.join(relative))
+        return self.fresh().exists(self.join(relative))
 
     def read_bytes(self, relative: str) -> bytes:
+        if self.is_local:
+            with open(self.join(relative), "rb") as handle:
+                return handle.read()
         return self.fs.cat_file(self.join(relative))
+
+    def read_many(self, relatives: list[str]) -> list[bytes]:
+        """The bytes of several files, in order (an object store fetches them concurrently)."""
+        if not relatives:
+            return []
+        if self.is_local:
+            return [self.read_bytes(r) for r in relatives]
+        paths = [self.join(r) for r in relatives]
+        found = self.fs.cat(paths, on_error="raise")
+        return [found[p] for p in paths]
+
+    def fresh(self) -> Any:
+        """The filesystem, its cached listings dropped: another host may have written."""
+        if not self.is_local:
+            self.fs.invalidate_cache()
+        return self.fs
+
+    def glob(self, *parts: str) -> list[str]:
+        """The paths (within the filesystem) matching the pattern `parts` under the root,
+        listed afresh."""
+        return self.fresh().glob(self.join(*parts))
+
+    def files(self, relative: str) -> list[str]:
+        """Every file under `relative`, relative to the root (one paginated listing on an
+        object store, not one per directory); [] when there is none."""
+        prefix = self.path.rstrip("/") + "/"
+        self.fresh()
+        try:
+            found = self.fs.find(self.join(relative))
+        except FileNotFoundError:
+            return []
+        return sorted(p.removeprefix(prefix) for p in found)
+
+    def remove(self, relative: str, recursive: bool = False) -> None:
+        """Remove a file (or a directory with `recursive`); nothing when it is absent."""
+        try:
+            self.fs.rm(self.join(relative), recursive=recursive)
+        except FileNotFoundError:
+            pass
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:
@@ -103,13 +153,22 @@ def put_atomic(location: Location, relative: str, content: Content, *,
     place, and the directory fsynced. Object store: one upload of the whole object (a single
     or multipart PUT), which the store makes visible only once complete. `exclusive`
     refuses to replace an existing file (`AlreadyExists`); on an object store that check
-    is not atomic (one writer per root is the orchestrator's job, docs/warehouse.md)."""
+    is a conditional PUT (`If-None-Match: *`, s3fs's mode "xb") where the store offers it,
+    else a check before the write, safe under the one writer per root that the writer
+    lock and the DAG's `max_active_runs=1` make (docs/scaling.md)."""
     write = content if callable(content) else (lambda handle: handle.write(content))
     target = location.join(relative)
     if not location.is_local:
+        location.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        if exclusive and "s3" in _protocols(location.fs):
+            try:
+                with location.fs.open(target, "xb") as handle:
+                    write(handle)
+            except FileExistsError:
+                raise AlreadyExists(target) from None
+            return target
         if exclusive and location.fs.exists(target):
             raise AlreadyExists(target)
-        location.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
         with location.fs.open(target, "wb") as handle:
             write(handle)
         return target

@@ -175,7 +175,7 @@ def recover(root: Root, now: datetime | None = None) -> list[str]:
     removed = []
     root_prefix = location.path.rstrip("/") + "/"
     for table_name in TABLES:
-        for path in location.fs.glob(location.join(table_name, "as_of=*", "*")):
+        for path in location.glob(table_name, "as_of=*", "*"):
             relative = path.removeprefix(root_prefix)
             if relative not in keep:
                 location.fs.rm(path)

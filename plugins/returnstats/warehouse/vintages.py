@@ -155,5 +155,4 @@ def vintage_of(root: Root, as_of: date) -> Commit:
 
 def _refresh(location) -> None:
     """The catalog follows the records (the lock is held: `build_catalog`, not refresh)."""
-    if location.is_local:
-        build_catalog(location)
+    build_catalog(location)
