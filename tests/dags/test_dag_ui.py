@@ -9,6 +9,7 @@ import pytest
 from returnstats.warehouse.schema import TABLES
 from returnstats_airflow.assets import APPROVED, RELEASES, TABLE_ASSETS
 from returnstats_airflow.smtp import SMTP_CONN_ID
+from returnstats_airflow.storage import DEFAULT_CONN_ID as STORAGE_CONN_ID
 
 DAILY, EXTRACT = "return_to_work_daily", "statistics_weekly_extract"
 # A backticked lower_snake_case word: how doc_md names a task (and nothing else that looks so)
@@ -33,8 +34,8 @@ def test_doc_md_names_every_task_and_no_other(dagbag, dag_id):
     named = set(TASK_LIKE.findall(dag.doc_md))
     tasks = set(dag.task_ids)
     assert tasks <= named, f"doc_md does not name {sorted(tasks - named)}"
-    # besides tasks, doc_md may name the DAG's params, its SMTP connection and the DAGs
-    others = set(dag.params) | {SMTP_CONN_ID} | set(dagbag.dag_ids)
+    # besides tasks, doc_md may name the DAG's params, its connections and the DAGs
+    others = set(dag.params) | {SMTP_CONN_ID, STORAGE_CONN_ID} | set(dagbag.dag_ids)
     assert named - tasks <= others, f"doc_md names no such task: {sorted(named - tasks - others)}"
 
 
