@@ -40,6 +40,12 @@ and goes out as a correction.
 `aws_default` or `RETURNSTATS_STORAGE_CONN_ID`); the tasks that write `<output>`
 (check_cutoff, build_data_docs, render, release, send) run on `RETURNSTATS_OUTPUT_QUEUE`.
 
+**Campaign and key:** every task refuses staging, linkage state or warehouse of another
+campaign (landing root, campaign start), naming the setting. `link_persons` fails without
+the pseudonymisation key (Airflow variable `returnstats_pseudonym_secret`, masked) outside
+the embedded deployment, and refuses a changed key unless the run sets param `rekey`
+(the linkage state is then rebuilt) — docs/security.md.
+
 **Who to call:** the statistics data-engineering on-call (`RETURNSTATS_ONCALL`), e-mailed
 when a task fails after its retries (province named), when the approval gets no answer by
 its timeout, and when the bulletin is not sent by `RETURNSTATS_SEND_DEADLINE`
@@ -104,11 +110,14 @@ def _as_of() -> date:
 
 
 def _settings():
+    """The settings, checked against the campaign the state belongs to (refused otherwise)."""
+    from returnstats.campaign import check_campaign
     from returnstats.config import load_settings
     from returnstats_airflow.storage import storage_options
 
     settings = load_settings(storage_options())
     settings.ensure_dirs()
+    check_campaign(settings)
     return settings
 
 
@@ -117,10 +126,13 @@ def _alert_on_failure(context) -> None:
     import logging
 
     try:
+        from returnstats.config import load_settings
         from returnstats.operations.alerts import alert_task_failure
         from returnstats_airflow.smtp import smtp_sender
+        from returnstats_airflow.storage import storage_options
 
-        alert_task_failure(_settings(), context, smtp_sender())
+        # Not `_settings()`: a task refused for another campaign's state still alerts.
+        alert_task_failure(load_settings(storage_options()), context, smtp_sender())
     except Exception:  # noqa: BLE001 — a broken alert path must not hide the task's failure
         logging.getLogger(__name__).exception("returnstats: the on-call alert could not be delivered")
 
@@ -138,6 +150,9 @@ def _alert_on_failure(context) -> None:
     params={
         "force_send": Param(False, type="boolean",
                             description="Send the bulletin again even if this vintage was sent."),
+        "rekey": Param(False, type="boolean",
+                       description="Accept a changed pseudonymisation key: the linkage state "
+                                   "is rebuilt with it (docs/security.md)."),
     },
     default_args={
         "owner": os.environ.get("RETURNSTATS_OWNER", "statistics-data-engineering"),
@@ -226,12 +241,20 @@ def return_to_work_daily():
         from pathlib import Path
 
         from airflow.sdk import Variable
-        from returnstats.linkage.keys import key_fingerprint, resolve_key
+        from airflow.sdk.exceptions import AirflowFailException
+        from returnstats.campaign import CampaignMismatch, check_key
+        from returnstats.linkage.keys import KEY_VARIABLE, KeyMissing, key_fingerprint, resolve_key
         from returnstats.linkage.run import link_as_of
 
-        explicit = Variable.get("returnstats_pseudonym_key", default=None)
-        key = resolve_key(explicit, Path(os.environ.get("AIRFLOW_HOME", ".")))
-        return {**link_as_of(_settings(), _as_of(), key).stats,
+        settings = _settings()
+        try:  # no key, or another key than the campaign's: no retry makes one
+            key = resolve_key(Variable.get(KEY_VARIABLE, default=None),
+                              Path(os.environ.get("AIRFLOW_HOME", ".")))
+            check_key(settings, key_fingerprint(key),
+                      rekey=bool(get_current_context()["params"].get("rekey", False)))
+        except (KeyMissing, CampaignMismatch) as error:
+            raise AirflowFailException(str(error)) from error
+        return {**link_as_of(settings, _as_of(), key).stats,
                 "key_fingerprint": key_fingerprint(key)}
 
     @task(outlets=list(TABLE_ASSETS.values()))

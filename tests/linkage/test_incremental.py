@@ -123,3 +123,40 @@ def test_a_late_record_moves_return_date_earlier(settings):
     assert second.persons["person_key"].tolist() == first.persons["person_key"].tolist()
     flags = second.record_person.set_index("record_id")["merged"].to_dict()
     assert flags == {"r": False, "s": True}  # the late record now founds the person
+
+
+def _groups(result) -> list[set[str]]:
+    return sorted(result.record_person.groupby("person_key")["record_id"].agg(set).tolist(),
+                  key=sorted)
+
+
+def test_a_person_splits_when_the_record_bridging_it_is_superseded(settings):
+    """a and x share a valid ID; c (no ID) matches x (name, phone) but not a (another
+    given name as written). When a corrected package drops x, a and c are two persons,
+    as a full link of what remains says."""
+    day1, day2, day3 = date(2020, 2, 20), date(2020, 2, 21), date(2020, 2, 22)
+    stage(settings, staged([
+        {"record_id": "a", "name": "王小芳", "id_number": ID_A, "phone": "13800000001",
+         "report_date": day1},
+        {"record_id": "x", "name": "王芳", "id_number": ID_A, "phone": "13900000002",
+         "role": "receiving", "province": "44", "report_date": day1},
+    ]))
+    link_as_of(settings, day1, KEY)
+    stage(settings, staged([{"record_id": "c", "name": "王芳", "phone": "13900000002",
+                             "role": "receiving", "province": "44", "report_date": day2}]))
+    bridged = link_as_of(settings, day2, KEY)
+    assert _groups(bridged) == [{"a", "c", "x"}]
+    corrected = staged([{"record_id": "y", "name": "钱多多", "origin_county": "510105",
+                         "phone": None, "role": "receiving", "province": "44", "version": 2,
+                         "report_date": day1}])
+    stage(settings, corrected)
+    split = link_as_of(settings, day3, KEY)
+    assert _groups(split) == [{"a"}, {"c"}, {"y"}]
+    remaining = pd.concat([staged([
+        {"record_id": "a", "name": "王小芳", "id_number": ID_A, "phone": "13800000001",
+         "report_date": day1}]),
+        staged([{"record_id": "c", "name": "王芳", "phone": "13900000002", "role": "receiving",
+                 "province": "44", "report_date": day2}]), corrected])
+    assert _groups(link_records(remaining, KEY)) == _groups(split)
+    # The person keeps its key where its anchor (the ID) stays; c founds a person of its own.
+    assert split.persons["person_key"].isin(bridged.persons["person_key"]).sum() == 1

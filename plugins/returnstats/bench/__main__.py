@@ -41,6 +41,7 @@ TARGETS = {
     5_000_000: {"day_seconds": 5 * 60, "day_peak_rss": 6 * 1024},
 }
 GROWTH_LIMIT = 1.5
+LINKAGE_OOS_PERSONS = 50_000
 VALIDATE_FILE_ROWS = 1_000_000
 VALIDATE_FILE_LIMIT = 10.0  # seconds, issue 3
 
@@ -211,6 +212,22 @@ def run_linkage_growth(report: Report, records_per_day: int, days: int) -> None:
         report.add("linkage", name, value, {"ratio": "x", "records": "rows"}.get(unit, unit))
 
 
+def run_linkage_out_of_sample(report: Report, persons: int) -> None:
+    """Linkage quality on data the model never saw (`returnstats.bench.linkage.
+    bench_out_of_sample`: the tests' independent generator, 30% of IDs missing)."""
+    say(f"linkage out of sample: {persons:,} persons of the independent generator …")
+    try:
+        from returnstats.bench import linkage
+
+        measured = linkage.bench_out_of_sample(persons)
+    except Exception as exc:  # noqa: BLE001 — reported, the bench goes on
+        report.add("linkage", "oos_failed", 1, "1")
+        report.notes.append(f"returnstats.bench.linkage out of sample failed: {exc!r}")
+        return
+    for name, (value, unit) in measured.items():
+        report.add("linkage", name, value, {"records": "rows"}.get(unit, unit))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m returnstats.bench", description=__doc__)
     parser.add_argument("scale_arg", nargs="?", type=int, metavar="SCALE",
@@ -270,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             run_growth(report, workdir / "growth", args.growth_records, args.growth_days)
         if "linkage" in wanted:
             run_linkage_growth(report, args.linkage_growth_records, args.growth_days)
+            run_linkage_out_of_sample(report, LINKAGE_OOS_PERSONS)
     except Exception:  # noqa: BLE001 — the bench reports, it never fails the build
         report.notes.append("bench error: " + traceback.format_exc()[-2000:])
     finally:

@@ -1,7 +1,8 @@
 """The Splink model of SPEC §4: blocking rules, comparisons and the stored parameters.
 
-The model is built here as small Splink objects (one per comparison) and kept, trained, as
-`include/linkage/model.json`; runs load that file and never retrain.
+The model is built here as small Splink objects (one per comparison) and kept, trained
+without labels (`train.py`), as `include/linkage/model.json`; runs load that file and
+never retrain.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from returnstats.linkage.state import BLOCKING_KEYS
 
 MODEL_PATH = INCLUDE / "linkage" / "model.json"
 
-MATCH_THRESHOLD = 0.99
-"""Minimum match probability of a probabilistic edge. Precision first: a false merge
-under-counts returns, a missed one only leaves a duplicate that the other side's ID
-record usually catches."""
+MATCH_THRESHOLD = 0.9
+"""Minimum match probability of a probabilistic edge, chosen for a pairwise precision of
+at least 0.9995 out of sample (docs/linkage.md, "Out of sample": the trade-off curve
+measured on the independent generator). Precision first: a false merge under-counts
+returns, a missed one only leaves a duplicate."""
 
 ARRIVAL_DAYS_CLOSE = 3
 
@@ -40,32 +42,40 @@ intact). The first 9 characters are only county and birth decade, a block of tho
 in a large campaign, so that rule also asks for the same pinyin of the name's last
 character (`name_tail`), which every pair passing `name_agreement_sql` shares anyway."""
 
-# Close spelling that still agrees on the given name: the same given name under a
-# mistyped surname, or a Latin-script name one letter off. A one-character difference
-# inside a Chinese given name is not close: siblings share a generation character
-# (张建国/张建军) and often a homophone-like sound (婷/静, 明/英).
-_NAME_CLOSE = (
-    "((length({l}name_norm{_l}) >= 3 AND length({r}name_norm{_r}) = length({l}name_norm{_l}) "
-    "AND substr({l}name_norm{_l}, 2) = substr({r}name_norm{_r}, 2)) "
-    "OR (regexp_full_match({l}name_norm{_l}, '[a-z]{{6,}}') "
+# Close spelling: the same given name under a mistyped surname, or a Latin-script name
+# one letter off. A one-character difference inside a Chinese given name is not close:
+# siblings share a generation character (张建国/张建军) and often a homophone-like sound
+# (婷/静, 明/英). Nor is one letter, for agreement: in a pinyin name it is another
+# syllable, another character (twins "Shen yijuan" and "Shen yijian").
+_SAME_GIVEN_NAME = (
+    "(length({l}name_norm{_l}) >= 3 AND length({r}name_norm{_r}) = length({l}name_norm{_l}) "
+    "AND substr({l}name_norm{_l}, 2) = substr({r}name_norm{_r}, 2))"
+)
+_LATIN_ONE_LETTER_OFF = (
+    "(regexp_full_match({l}name_norm{_l}, '[a-z]{{6,}}') "
     "AND regexp_full_match({r}name_norm{_r}, '[a-z]{{6,}}') "
-    "AND levenshtein({l}name_norm{_l}, {r}name_norm{_r}) <= 1))"
+    "AND levenshtein({l}name_norm{_l}, {r}name_norm{_r}) <= 1)"
 )
 
 
-def _name_close(alias: bool) -> str:
+def _sql(template: str, alias: bool) -> str:
     if alias:
-        return _NAME_CLOSE.format(l="l.", r="r.", _l="", _r="")
-    return _NAME_CLOSE.format(l="", r="", _l="_l", _r="_r")
+        return template.format(l="l.", r="r.", _l="", _r="")
+    return template.format(l="", r="", _l="_l", _r="_r")
+
+
+def _name_close() -> str:
+    return f"({_sql(_SAME_GIVEN_NAME, False)} OR {_sql(_LATIN_ONE_LETTER_OFF, False)})"
 
 
 def name_agreement_sql() -> str:
-    """Given-name agreement over a pair `l`, `r`: one of the name comparison's agreeing
-    levels (exact, same pinyin, one character off). Without it an edge is never accepted,
-    whatever the other evidence: twins share everything but the given name."""
+    """Given-name agreement over a pair `l`, `r`: exact, same pinyin, or the same given
+    name under another surname. Without it an edge is never accepted, whatever the other
+    evidence: twins share everything but the given name. A Latin-script name one letter
+    off is scored as close but does not agree."""
     return (
         "(l.name_norm = r.name_norm OR l.name_pinyin = r.name_pinyin "
-        f"OR ({_name_close(alias=True)}))"
+        f"OR {_sql(_SAME_GIVEN_NAME, alias=True)})"
     )
 
 
@@ -82,7 +92,7 @@ def name_comparison() -> cl.CustomComparison:
             cll.NullLevel("name_norm"),
             cll.ExactMatchLevel("name_norm", term_frequency_adjustments=True),
             cll.CustomLevel("name_pinyin_l = name_pinyin_r", "same pinyin"),
-            cll.CustomLevel(_name_close(alias=False), "one character off"),
+            cll.CustomLevel(_name_close(), "one character off"),
             cll.ElseLevel(),
         ],
     )
@@ -121,16 +131,39 @@ def birth_date_comparison() -> cl.CustomComparison:
     )
 
 
+_ID_PREFIX_AGREES = ("(starts_with(id_lead_l, id_lead_r) OR starts_with(id_lead_r, id_lead_l))")
+
+
+ID_DIFFER = "IDs differ"
+DAMAGED_EVIDENCE = {"id_number"}
+"""Comparisons whose levels training never saw count for nothing (`train.smooth`): a
+training sample without mangled IDs says nothing of what their surviving digits weigh."""
+NEUTRAL_LEVELS = {("id_number", ID_DIFFER)}
+"""Levels that are never evidence against a match (`train.smooth` gives them m = u): a
+scored pair always has a side without a valid ID, and an ID that is malformed,
+mistyped or mangled and differs is damaged evidence, not a different person."""
+
+
 def id_number_comparison() -> cl.CustomComparison:
-    """The ID number as given (valid or not): a malformed ID two edits from another record's
-    ID is strong evidence."""
+    """The ID number as given, valid or not, and what survives of a damaged one.
+
+    Agreement ranges from the same intact ID, through one two edits away, down to a
+    damaged ID whose surviving digits (15 of a rounded ID, the county of "4.50511E+17")
+    begin the other's. A difference counts for nothing (`NEUTRAL_LEVELS`): it is kept as
+    a level, not folded into the null level, so that the agreeing levels' m and u stay
+    shares of all pairs with ID evidence on both sides."""
     return cl.CustomComparison(
-        output_column_name="id_number_raw",
+        output_column_name="id_number",
         comparison_levels=[
-            cll.NullLevel("id_number_raw"),
-            cll.ExactMatchLevel("id_number_raw"),
-            cll.LevenshteinLevel("id_number_raw", 2),
-            cll.ElseLevel(),
+            cll.CustomLevel("id_lead_l IS NULL OR id_lead_r IS NULL",
+                            "no ID evidence").configure(is_null_level=True),
+            cll.CustomLevel("id_number_raw_l = id_number_raw_r", "same ID as given"),
+            cll.CustomLevel("levenshtein(id_number_raw_l, id_number_raw_r) <= 2",
+                            "within 2 edits"),
+            cll.CustomLevel(f"least(length(id_lead_l), length(id_lead_r)) >= 15 "
+                            f"AND {_ID_PREFIX_AGREES}", "damaged, first 15 digits agree"),
+            cll.CustomLevel(_ID_PREFIX_AGREES, "damaged, county digits agree"),
+            cll.ElseLevel().configure(label_for_charts=ID_DIFFER),
         ],
     )
 

@@ -69,13 +69,75 @@ def _check_digits_hold(ids: pa.Array) -> np.ndarray:
 
 
 def valid_id_numbers(values: Column) -> pa.Array:
-    """The normalised ID where it is valid (18 characters, GB 11643 check digit), else null."""
+    """The normalised ID where it is valid (18 characters, GB 11643 check digit) and not
+    ending in "000", else null. A spreadsheet that stored an ID as a number kept 15 digits
+    and wrote "000" after them, which passes the check one time in eleven: such an ID
+    must not count as a valid ID of its own (it would forbid the merge with the real
+    one). A real ID ends in "000" about one time in 1,100; it links through its first 15
+    digits (`surviving_id_prefix`) like a rounded one."""
     normalised = normalise_id_numbers(values)
     shaped = pc.fill_null(pc.match_substring_regex(normalised, r"^[0-9]{17}[0-9X]$"), False)
+    shaped = pc.and_(shaped, pc.invert(pc.fill_null(pc.ends_with(normalised, "000"), False)))
     positions = np.flatnonzero(shaped.to_numpy(zero_copy_only=False))
     holds = np.zeros(len(normalised), dtype=bool)
     holds[positions] = _check_digits_hold(normalised.take(pa.array(positions, pa.int64())))
     return pc.if_else(pa.array(holds), normalised, pa.scalar(None, pa.string()))
+
+
+def intact_id_numbers(normalised: Column) -> pa.Array:
+    """The normalised ID where it has the shape of one (17 digits and a digit or X) and
+    does not end in "000" (a spreadsheet's rounding, see `valid_id_numbers`); else null.
+    An intact ID may still be mistyped: it is compared by edit distance."""
+    normalised = _strings(normalised)
+    shaped = pc.fill_null(pc.match_substring_regex(normalised, r"^[0-9]{17}[0-9X]$"), False)
+    rounded = pc.fill_null(pc.ends_with(normalised, "000"), False)
+    return pc.if_else(pc.and_(shaped, pc.invert(rounded)), normalised,
+                      pa.scalar(None, pa.string()))
+
+
+_SCIENTIFIC = r"^([1-9])\.([0-9]{5,})E\+?17$"
+
+
+def surviving_id_prefix(normalised: Column) -> pa.Array:
+    """What survives of a damaged ID (one `intact_id_numbers` rejects): the first 15
+    digits of a spreadsheet-rounded one; the digits of a truncated one (up to 17); the
+    six county digits of one in scientific notation ("4.50511E+17": an ID's 7th digit,
+    the birth year's first, is 1 or 2, so six significant digits are never rounded up)
+    or of an overlong run of digits. Null for intact IDs and for what keeps no six
+    leading digits."""
+    normalised = _strings(normalised)
+    damaged = pc.and_(pc.is_valid(normalised), pc.is_null(intact_id_numbers(normalised)))
+    digits = pc.fill_null(pc.match_substring_regex(normalised, r"^[0-9]{6,}$"), False)
+    rounded = pc.fill_null(pc.match_substring_regex(normalised, r"^[0-9]{15}000$"), False)
+    scientific = pc.fill_null(pc.match_substring_regex(normalised, _SCIENTIFIC), False)
+    mantissa = pc.replace_substring_regex(normalised, _SCIENTIFIC, r"\1\2")
+    truncated = pc.fill_null(pc.match_substring_regex(normalised, r"^[0-9]{6,17}$"), False)
+    prefix = pc.case_when(
+        pc.make_struct(pc.and_(damaged, rounded), pc.and_(damaged, truncated),
+                       pc.and_(damaged, digits), pc.and_(damaged, scientific)),
+        pc.utf8_slice_codeunits(normalised, 0, 15), normalised,
+        pc.utf8_slice_codeunits(normalised, 0, 6), pc.utf8_slice_codeunits(mantissa, 0, 6))
+    return prefix.cast(pa.string())
+
+
+def id_lead(normalised: Column) -> pa.Array:
+    """The ID evidence a record carries: its intact ID, else what survives of a damaged
+    one (`surviving_id_prefix`), else null. Compared by prefix: a damaged ID agrees with
+    any ID it could have been."""
+    return pc.coalesce(intact_id_numbers(normalised), surviving_id_prefix(normalised))
+
+
+def id_birth_dates(leads: Column) -> pa.Array:
+    """The birth date (ISO text) that an ID, or what survives of one (`id_lead`), still
+    spells in its characters 7-14; null where it spells none."""
+    leads = _strings(leads)
+    digits = pc.if_else(pc.fill_null(pc.greater_equal(pc.utf8_length(leads), 14), False),
+                        pc.utf8_slice_codeunits(leads, 6, 14), pa.scalar(None, pa.string()))
+    parsed = pc.strptime(digits, format="%Y%m%d", unit="s", error_is_null=True)
+    # strptime rolls 19900229 over to 1990-03-01: only a date that reads back is one.
+    exact = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y%m%d"), digits), False)
+    return pc.if_else(exact, pc.strftime(parsed, format="%Y-%m-%d"),
+                      pa.scalar(None, pa.string())).cast(pa.string())
 
 
 @cache

@@ -204,7 +204,15 @@ def _load_working_set(connection: Any, deltas: list[store.DeltaRecords], new: pa
     connection.execute(
         f"CREATE TABLE ranks AS SELECT rid FROM (SELECT rowid AS position, (row_number() OVER "
         f"(ORDER BY {_FOUNDING_SQL}) - 1)::BIGINT AS rid FROM unranked) ORDER BY position")
-    connection.execute("CREATE TABLE w AS SELECT * FROM unranked POSITIONAL JOIN ranks")
+    # A person that lost records is linked again from its remaining records (`relink`):
+    # each starts alone, unattached, and is scored again, so that a person whose bridging
+    # record left splits as a full link would split it.
+    connection.execute(
+        "CREATE TABLE w AS SELECT u.* EXCLUDE (attached), "
+        "u.attached AND NOT (NOT u.is_new AND u.person_key IN (SELECT person_key FROM lost_keys)) "
+        "AS attached, r.rid, "
+        "NOT u.is_new AND u.person_key IN (SELECT person_key FROM lost_keys) AS relink "
+        "FROM unranked AS u POSITIONAL JOIN ranks AS r")
     connection.execute("DROP TABLE unranked; DROP TABLE ranks")
     lost_records, lost_named = connection.sql(
         f"SELECT count(*), count(*) FILTER (WHERE named) FROM (SELECT DISTINCT {_LINEAGE}, named "
@@ -222,22 +230,25 @@ def _load_working_set(connection: Any, deltas: list[store.DeltaRecords], new: pa
         "SELECT n.name_norm, (n.new_records + coalesce(k.known_records, 0))::DOUBLE / $named "
         "AS tf_name_norm FROM new_names AS n LEFT JOIN known AS k ON k.name_key = n.h",
         {"named": max(named - lost_named, 1)})
-    columns = ", ".join(["rid", "is_new", *PROFILE_COLUMNS])
+    # Splink scores the pairs with an `is_new` side: new records and relinked ones.
+    columns = ", ".join(["rid", "is_new OR relink AS is_new", *PROFILE_COLUMNS])
     connection.execute(f"CREATE VIEW profile AS SELECT {columns} FROM w")
     known_in_w = connection.sql("SELECT count(*) FROM w WHERE NOT is_new").fetchall()[0][0]
     return known_in_w, int(lost_records), int(lost_named)
 
 
-# The component of each record before probabilistic edges: its known person, joined with
-# every record holding the same valid ID; labelled by the component's first record.
+# The component of each record before probabilistic edges: its known person (a new or
+# relinked record: itself), joined with every record holding the same valid ID; labelled
+# by the component's first record.
 _COMPONENTS_SQL = """
 WITH person_ids AS (
-    SELECT person_key, max(id_number) AS id FROM w WHERE NOT is_new GROUP BY person_key
+    SELECT person_key, max(id_number) AS id FROM w WHERE NOT (is_new OR relink)
+    GROUP BY person_key
 ), labelled AS (
     SELECT w.rid, w.attached,
-           CASE WHEN w.is_new THEN w.id_number ELSE p.id END AS id,
-           CASE WHEN w.is_new THEN 'new:' || w.rid::VARCHAR ELSE 'known:' || w.person_key END
-               AS unit
+           CASE WHEN w.is_new OR w.relink THEN w.id_number ELSE p.id END AS id,
+           CASE WHEN w.is_new OR w.relink THEN 'new:' || w.rid::VARCHAR
+                ELSE 'known:' || w.person_key END AS unit
     FROM w LEFT JOIN person_ids AS p USING (person_key)
 )
 SELECT rid, attached, id,
@@ -305,7 +316,9 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
             connection, deltas, new, previous.named_records + new_named, bool(lost_packages))
         named = previous.named_records - lost_named + new_named
         with_id = new.num_rows - new["id_number"].null_count
-        no_score = new.num_rows == 0 or (with_id == new.num_rows and known_in_w == 0)
+        relinked = _count(connection, "SELECT count(*) FROM w WHERE relink")
+        no_score = (new.num_rows == 0 and relinked == 0) or (
+            with_id == new.num_rows and known_in_w == 0)
         edges = (pd.DataFrame({"rid_l": [], "rid_r": [], "match_probability": []}) if no_score
                  else score_pairs(connection, settings))
         person, attached = _cluster(connection, edges)

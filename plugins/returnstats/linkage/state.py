@@ -19,12 +19,14 @@ FOUNDING_ORDER = ["report_date", "package", "row_number", "file"]
 LINEAGE = ["package", "file", "row_number"]
 
 PROFILE_COLUMNS = [
-    "name_norm", "name_pinyin", "name_tail", "id_number", "id_number_raw", "id_head",
-    "id_tail", "phone", "birth_date", "sex", "origin_county", "destination_province",
+    "name_norm", "name_pinyin", "name_tail", "id_number", "id_number_raw", "id_lead",
+    "id_head", "id_tail", "phone", "birth_date", "sex", "origin_county", "destination_province",
     "arrival_date",
 ]
-"""The columns Splink compares (`id_number` is the valid ID or null; `birth_date` is ISO
-text, compared by edit distance)."""
+"""The columns Splink compares (`id_number` is the valid ID or null; `id_number_raw` the
+ID as given when it is intact, valid or not, and `id_lead` that or what survives of a
+damaged one, see `normalise.id_lead`; `birth_date` is ISO text, compared by edit
+distance)."""
 
 SURVIVORSHIP_COLUMNS = ["record_id", "province", "report_date", "version", "role", "mode",
                         "employer_uscc"]
@@ -101,7 +103,9 @@ def new_state_rows(workers: pa.Table | pd.DataFrame) -> pa.Table:
     """Staged worker records as state rows (normalised, not linked yet), in founding order."""
     table = worker_table(workers)
     table = table.take(pc.sort_indices(table, [(c, "ascending") for c in FOUNDING_ORDER]))
-    raw = normalise.normalise_id_numbers(table["id_number_raw"])
+    given = normalise.normalise_id_numbers(table["id_number_raw"])
+    raw = normalise.intact_id_numbers(given)
+    lead = normalise.id_lead(given)
     names = normalise.normalise_names(table["name"])
     profile = {
         "name_norm": names,
@@ -109,10 +113,13 @@ def new_state_rows(workers: pa.Table | pd.DataFrame) -> pa.Table:
         "name_tail": normalise.name_tail(names),
         "id_number": normalise.valid_id_numbers(table["id_number"]),
         "id_number_raw": raw,
+        "id_lead": lead,
         "id_head": pc.utf8_slice_codeunits(raw, 0, 9),
         "id_tail": pc.utf8_slice_codeunits(raw, -9),
         "phone": normalise.normalise_phones(table["phone"]),
-        "birth_date": table["birth_date"].cast(_S),
+        # A missing birth date is read from the ID (or what survives of it), when it
+        # spells one: a sending province that left the column empty still gave it.
+        "birth_date": pc.coalesce(table["birth_date"].cast(_S), normalise.id_birth_dates(lead)),
         "sex": table["sex"],
         "origin_county": table["origin_county"],
         "destination_province": table["destination_province"],

@@ -131,11 +131,11 @@ def hash_probe() -> int:
         connection.close()
 
 
-FORMAT = 4
+FORMAT = 5
 """The layout of a delta's files (2: records carry `state.KEY_COLUMNS`; 3: records are an
 Arrow IPC file grouped by person, carrying `STORED_COLUMNS`; 4: `dropped.parquet` carries
-`retired_seq`, and `merged.parquet` is new). A format-3 delta stays readable: publish
-starts from scratch when a chain holds one (figures/increment.py)."""
+`retired_seq`, and `merged.parquet` is new; 5: records carry `id_lead`, and
+`id_number_raw` only intact IDs). Earlier formats are refused (`StateFormatError`)."""
 
 
 def delta_name(*parts: Any) -> str:
@@ -323,7 +323,9 @@ def _check_format(root: Path, chain: Chain) -> None:
     """Refuse a chain whose deltas were written in an earlier layout (their records would
     be unreadable or, worse, unreachable)."""
     name = chain.deltas[0]  # a delta's name covers FORMAT: later ones follow the first
-    if not (delta_dir(root, name) / RECORDS_FILE).is_file():
+    records = delta_dir(root, name) / RECORDS_FILE
+    if not records.is_file() or not pa.ipc.open_file(pa.memory_map(str(records))).schema.equals(
+            RECORDS_SCHEMA):
         raise StateFormatError(
             f"linkage delta {name} under {root} was written in an earlier format; "
             f"delete {root} and rerun the campaign from its first day (docs/linkage.md)")

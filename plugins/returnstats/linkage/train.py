@@ -1,14 +1,16 @@
 """Retrain the linkage model and write `include/linkage/model.json`.
 
-    python -m returnstats.linkage.train --sample DIR [--out PATH] [--seed 7]
+    python -m returnstats.linkage.train --sample DIR [--out PATH] [--seed 7] [--supervised]
 
-DIR is a sample made by `python -m returnstats.sample generate --out DIR ...`: its packages
-are read and validated by the pipeline's own rooms into a temporary staging zone, and its
-`truth/records.csv` (package, file, row_number, record_id, person_id), when present, gives
-labelled pairs. u probabilities come from random pairs; m probabilities from the labelled
-same-person pairs in which at least one record lacks a valid ID (the pairs the model will
-score), or, without truth, from expectation maximisation over the blocking rules.
-Runs never retrain: they load the file this writes.
+DIR is a sample made by `python -m returnstats.sample generate --out DIR ...` (or any
+landing tree of packages): its packages are read and validated by the pipeline's own
+rooms into a temporary staging zone. Training uses no answer key: u probabilities come
+from random pairs, m probabilities from expectation maximisation over the unlabelled
+records, in two rounds whose blocking rules avoid circularity (same name and county
+estimates the ID, phone, birth date and the rest; same ID as given estimates the name
+and the household), and the prior from the share of valid IDs. `--supervised` estimates
+m from the labelled same-person pairs of `DIR/truth/records.csv` instead: kept only to
+compare with (docs/linkage.md). Runs never retrain: they load the file this writes.
 """
 
 from __future__ import annotations
@@ -54,7 +56,10 @@ U_FLOOR = 1e-7
 
 
 def smooth(trained: dict[str, Any]) -> dict[str, Any]:
-    """Give levels the sample never showed a small probability instead of none, and keep
+    """Give levels the sample never showed a small probability instead of none (in the
+    comparisons of damaged evidence, `model.DAMAGED_EVIDENCE`, the same as u: what was
+    never seen counts for nothing), make the neutral levels (`model.NEUTRAL_LEVELS`)
+    count for nothing, and keep
     each comparison's Bayes factors falling from its strongest level to its weakest (a
     sample too small to show the same malformed ID twice must not make that weaker
     evidence than an ID two edits away)."""
@@ -63,10 +68,16 @@ def smooth(trained: dict[str, Any]) -> dict[str, Any]:
         observed_u = [lv["u_probability"] for lv in levels if lv.get("u_probability")]
         # An unobserved u is as rare as the rarest observed level, not rarer.
         rarest_u = max(min(observed_u, default=U_FLOOR), U_FLOOR)
+        damaged_evidence = comparison["output_column_name"] in linkage_model.DAMAGED_EVIDENCE
         for level in levels:
-            level["m_probability"] = max(level.get("m_probability") or 0.0, M_FLOOR)
-            level["u_probability"] = max(level.get("u_probability") or 0.0, rarest_u
-                                         if not level.get("u_probability") else U_FLOOR)
+            seen_m, seen_u = level.get("m_probability"), level.get("u_probability")
+            level["u_probability"] = max(seen_u, U_FLOOR) if seen_u else rarest_u
+            neutral = (comparison["output_column_name"],
+                       level.get("label_for_charts")) in linkage_model.NEUTRAL_LEVELS
+            if neutral or (damaged_evidence and not seen_m):
+                level["m_probability"] = level["u_probability"]  # Bayes factor 1
+            else:
+                level["m_probability"] = max(seen_m or 0.0, M_FLOOR)
         for stronger, weaker in zip(reversed(levels[:-1]), reversed(levels[1:]), strict=True):
             weaker_factor = weaker["m_probability"] / weaker["u_probability"]
             if stronger["m_probability"] / stronger["u_probability"] < weaker_factor:
@@ -74,10 +85,25 @@ def smooth(trained: dict[str, Any]) -> dict[str, Any]:
     return trained
 
 
+EM_BLOCKING_RULES = (
+    "l.name_pinyin = r.name_pinyin AND l.origin_county = r.origin_county",
+    "l.id_number_raw = r.id_number_raw",
+)
+"""EM rounds: Splink estimates m for every comparison but those the round's blocking rule
+uses, so the name is never trained on pairs chosen by name, nor the ID on pairs chosen
+by ID."""
+
+
+def _valid_id_share(records: pd.DataFrame) -> float:
+    return float(records["id_number"].notna().mean()) if len(records) else 0.0
+
+
 def train_model(workers: pd.DataFrame, person_ids: pd.Series | None = None,
                 seed: int = 7) -> dict[str, Any]:
-    """A trained settings+parameters dictionary. `person_ids` (aligned with `workers`) are
-    the sample truth; without them m comes from expectation maximisation."""
+    """A trained settings+parameters dictionary. Without `person_ids`, m comes from
+    expectation maximisation on the records alone (the model the pipeline ships); with
+    them (the sample truth, aligned with `workers`), from the labelled pairs, for
+    comparison."""
     import duckdb
     from splink import DuckDBAPI, Linker
 
@@ -97,16 +123,14 @@ def train_model(workers: pd.DataFrame, person_ids: pd.Series | None = None,
         linker.training.estimate_m_from_pairwise_labels(labels)
         linker._settings_obj._probability_two_random_records_match = _match_prior(persons)
     else:
+        # Two records of one person both carry a valid ID about share² of the time: the
+        # recall of the same-ID rule, from which Splink derives the prior.
+        share = _valid_id_share(records)
         linker.training.estimate_probability_two_random_records_match(
-            ["l.id_number = r.id_number"], recall=0.7
-        )
-        for rule in (
-            "l.name_pinyin = r.name_pinyin AND l.origin_county = r.origin_county",
-            "l.phone = r.phone AND l.birth_date = r.birth_date",
-        ):
+            ["l.id_number = r.id_number"], recall=max(share * share, 0.05))
+        for rule in EM_BLOCKING_RULES:
             linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True
-            )
+                rule, estimate_without_term_frequencies=True)
 
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "model.json"
@@ -159,9 +183,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sample", type=Path, required=True, help="generated sample directory")
     parser.add_argument("--out", type=Path, default=linkage_model.MODEL_PATH)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--supervised", action="store_true",
+                        help="estimate m from DIR/truth/records.csv (comparison only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     workers, person_ids = _read_sample(args.sample)
+    if not args.supervised:
+        person_ids = None
+    elif person_ids is None:
+        raise SystemExit(f"--supervised needs {args.sample}/truth/records.csv")
     trained = train_model(workers, person_ids, seed=args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(trained, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

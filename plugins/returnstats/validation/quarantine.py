@@ -13,13 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from returnstats.privacy import (
+    PERSONAL_DETAIL,
+    PERSONAL_RECORD_ID,
+    personal_mask,
+    public_record_ids,
+)
 from returnstats.validation.prepare import FileContext
-from returnstats.validation.suites import RuleFinding
+from returnstats.validation.suites import Rule, RuleFinding
 from returnstats.warehouse.schema import QUARANTINE
 
 log = logging.getLogger(__name__)
 
 QUARANTINE_COLUMNS = QUARANTINE.column_names
+PERSONAL_RULE = Rule(PERSONAL_RECORD_ID, "warning", PERSONAL_DETAIL)
 
 
 @dataclass
@@ -46,8 +53,11 @@ def split_file(kind: str, prepared: pd.DataFrame, findings: list[RuleFinding],
                ctx: FileContext) -> FileOutcome:
     """Accepted rows and quarantine rows of one validated file."""
     row_numbers = prepared["row_number"].to_numpy(dtype="int64")
-    keys = prepared[record_key_column(kind)].to_numpy(dtype=object)
+    raw_keys = prepared[record_key_column(kind)].to_numpy(dtype=object)
+    keys = public_record_ids(raw_keys, row_numbers)  # SPEC §6: no ID or phone published
     position = pd.Series(np.arange(len(prepared)), index=row_numbers)
+    if kind == "workers":
+        findings = [*findings, RuleFinding(PERSONAL_RULE, row_numbers[personal_mask(raw_keys)])]
 
     frames = []
     error_rows: list[np.ndarray] = []

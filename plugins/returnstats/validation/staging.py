@@ -128,14 +128,16 @@ def write_package(staging: Root, name: str, meta: dict[str, Any],
                                                                           handle))
         return put_atomic(location, f"{PACKAGES}/{name}/{META}", meta_bytes)
     root = packages_dir(staging)
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp.mkdir(mode=0o700)
     try:
         for table, arrow in arrows.items():
             with open(tmp / FILES[table], "wb") as handle:
                 _write_to(arrow, FILES[table], handle)
         (tmp / META).write_bytes(meta_bytes)
+        for path in tmp.iterdir():  # personal data: the owner's alone (docs/security.md)
+            path.chmod(0o600)
         target = root / name
         old = None
         if target.exists():
