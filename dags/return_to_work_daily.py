@@ -11,11 +11,14 @@ the province has no accepted package for D) → `collect_ingest` records provinc
 ingest failed after its retries (their packages are rejected for the day and retried by the
 next run; the day goes on without them) → `check_cutoff` (skipped when provinces are
 missing: it names them and alerts the on-call) and `build_data_docs` → `link_persons` →
-`publish_warehouse` writes every table and commits vintage D, *held* → `render_bulletin`
-→ `release_bulletin`: with `RETURNSTATS_APPROVAL=auto` a complete vintage is approved by
-`auto`; with `required` → `approve_bulletin`, where a statistician approves or rejects in
-the Airflow UI (Required actions) → `record_decision` → `send_bulletin` (only an approved
-vintage; through `smtp_default`, or to the outbox, sent by a later run once SMTP exists).
+`publish_warehouse` writes every table and commits vintage D, *held* (each table is an
+Asset, `returnstats.<table>`) → `render_bulletin` → `release_bulletin`: with
+`RETURNSTATS_APPROVAL=auto` a complete vintage is approved by `auto`; with `required` →
+`approve_bulletin`, where a statistician approves or rejects in the Airflow UI (Required
+actions) → `record_decision` → `send_bulletin` (only an approved vintage; through the SMTP
+connection `smtp_default`, or to the outbox, sent by a later run once SMTP exists). An
+approval records an event on the Asset `returnstats.approved`, which the
+`statistics_weekly_extract` DAG is scheduled on.
 
 **Schedule and cutoff:** daily at 12:00 UTC (20:00 Beijing), the reporting cutoff
 (`RETURNSTATS_CUTOFF`, per-province exceptions in `RETURNSTATS_CUTOFF_OVERRIDES`). A
@@ -65,6 +68,7 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
+from returnstats_airflow.assets import RELEASES, TABLE_ASSETS, record_approval
 from returnstats_airflow.callbacks import deadline_interval, parse_deadline
 
 PROVINCE_CODES = [
@@ -253,7 +257,7 @@ def return_to_work_daily():
         return {**link_as_of(settings, _as_of(), key).stats,
                 "key_fingerprint": key_fingerprint(key)}
 
-    @task
+    @task(outlets=list(TABLE_ASSETS.values()))
     def publish_warehouse(linked: dict) -> dict:
         """Compute the SPEC §5 figures, write every table and commit vintage D, held."""
         from returnstats.figures.publish import publish_as_of
@@ -275,7 +279,7 @@ def return_to_work_daily():
             raise AirflowFailException(str(error)) from error
         return {"directory": str(files.directory)}
 
-    @task.branch(queue=OUTPUT_QUEUE)
+    @task.branch(outlets=[RELEASES], queue=OUTPUT_QUEUE)
     def release_bulletin(rendered: dict) -> list[str]:
         """Route the vintage: already approved, or approved by `auto`, goes to sending;
         with RETURNSTATS_APPROVAL=required a person decides in approve_bulletin."""
@@ -298,6 +302,7 @@ def return_to_work_daily():
             print(f"vintage {as_of} stays held: {commit.vintage['reason']}")
             return []
         release.approve(settings.warehouse, as_of, by=release.AUTO)
+        record_approval(get_current_context()["outlet_events"], as_of.isoformat(), release.AUTO)
         return ["send_bulletin"]
 
     approve_bulletin = HITLOperator(
@@ -312,7 +317,7 @@ def return_to_work_daily():
         doc_md="A statistician approves (publish and send) or rejects the held vintage.",
     )
 
-    @task.branch
+    @task.branch(outlets=[RELEASES])
     def record_decision(decision: dict) -> list[str]:
         """Store the approver's decision with the vintage; only an approval sends."""
         from returnstats import release
@@ -321,6 +326,7 @@ def return_to_work_daily():
         by = (decision.get("responded_by_user") or {}).get("name") or "unknown"
         if decision["chosen_options"] == [APPROVE]:
             release.approve(settings.warehouse, as_of, by=by)
+            record_approval(get_current_context()["outlet_events"], as_of.isoformat(), by)
             return ["send_bulletin"]
         reason = (decision.get("params_input") or {}).get("reason") or "rejected without a reason"
         release.reject(settings.warehouse, as_of, by=by, reason=reason)
