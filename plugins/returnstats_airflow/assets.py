@@ -16,7 +16,7 @@ from airflow.sdk import Asset, AssetAlias
 # returnstats.warehouse.schema.TABLES, named here so that parsing the DAG imports no pyarrow
 # (tests/dags checks that the two agree).
 TABLES = ("national_summary", "returns_daily", "enterprises_daily", "person_returns",
-          "quarantine", "ledger", "vintages")
+          "quarantine", "record_flags", "report_checks", "ledger", "vintages")
 TABLE_ASSETS: dict[str, Asset] = {
     name: Asset(name=f"returnstats.{name}", uri=f"x-returnstats://warehouse/{name}",
                 group="returnstats")
