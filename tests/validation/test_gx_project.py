@@ -32,3 +32,18 @@ def test_gx_info_logging_stays_out_of_task_logs():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=REPO_ROOT, timeout=120, check=True)
     assert "great_expectations" not in done.stderr, done.stderr[:500]
+
+
+def test_the_data_docs_checkpoint_is_in_the_project_with_an_update_data_docs_action(tmp_path):
+    import great_expectations as gx
+    from great_expectations.checkpoint.actions import UpdateDataDocsAction
+
+    from returnstats.validation.data_docs import CHECKPOINT_FILE, SITE_NAME
+
+    shutil.copytree(INCLUDE / "gx", tmp_path / "gx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        context = gx.get_context(mode="file", project_root_dir=str(tmp_path))
+        checkpoint = context.checkpoints.get(CHECKPOINT_FILE.stem)
+    actions = [a for a in checkpoint.actions if isinstance(a, UpdateDataDocsAction)]
+    assert [a.site_names for a in actions] == [[SITE_NAME]]

@@ -8,7 +8,10 @@ process-local ephemeral GX context, so the site is built once per run, after eve
 province's task, from those saved results
 (`build_data_docs`, the DAG's `build_data_docs` task): a fresh ephemeral context gets a
 filesystem Data Docs site at the as-of folder, the saved results go into its (in-memory)
-validation results store, and GX renders the validation pages and the index.
+validation results store, and the actions of the GX project's Checkpoint
+`include/gx/checkpoints/returnstats_data_docs.json` (its UpdateDataDocsAction) run over
+them, which renders the validation pages and the index (docs/validation.md says why the
+validation itself does not run through the Checkpoint).
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from returnstats.config import Settings
+from returnstats.config import INCLUDE, Settings
 from returnstats.warehouse.location import locate, put_atomic
 
 log = logging.getLogger(__name__)
 
 SITE_NAME = "returnstats"
+CHECKPOINT_FILE = INCLUDE / "gx" / "checkpoints" / "returnstats_data_docs.json"
 _EXTRA_KEYS = ("suite", "rows")  # ours, not GX's: the saved summary adds them
 _UNSAFE_ID = re.compile(r"[^0-9A-Za-z_.-]")
 
@@ -98,6 +102,7 @@ def _build(folder: Path, as_of: date, results: list[tuple[str, str, bytes]]) -> 
                            run_time=datetime(as_of.year, as_of.month, as_of.day,
                                              tzinfo=UTC))
     store = context.validation_results_store
+    keys = []
     for package, kind, data in results:
         try:
             payload: dict[str, Any] = json.loads(data.decode("utf-8"))
@@ -116,10 +121,24 @@ def _build(folder: Path, as_of: date, results: list[tuple[str, str, bytes]]) -> 
         # The saved result is already the store's JSON form: the backend takes it as it is
         # (the store loads dicts on read), which spares re-serialising every result.
         store.store_backend.set(store.key_to_tuple(key), payload)
-    context.build_data_docs(site_names=[SITE_NAME])
+        keys.append(key)
+    if keys:
+        _run_checkpoint_actions(run_id, {key: store.get(key) for key in keys})
+    else:
+        context.build_data_docs(site_names=[SITE_NAME])  # the index of a run with no file
     for page in folder.rglob("*.html"):
         make_offline(page)
     return folder / "index.html"
+
+
+def _run_checkpoint_actions(run_id: Any, run_results: dict[Any, Any]) -> None:
+    """Run the actions of the project's Data Docs Checkpoint over saved results."""
+    from great_expectations.checkpoint.checkpoint import Checkpoint, CheckpointResult
+
+    checkpoint = Checkpoint.parse_obj(json.loads(CHECKPOINT_FILE.read_text(encoding="utf-8")))
+    result = CheckpointResult(run_id=run_id, run_results=run_results,
+                              checkpoint_config=checkpoint)
+    checkpoint._run_actions(result)  # GX's own action runner (UpdateDataDocsAction first)
 
 
 # GX's page templates load Bootstrap, jQuery, Vega and fonts from public CDNs, which a
