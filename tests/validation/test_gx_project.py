@@ -37,7 +37,6 @@ def test_gx_info_logging_stays_out_of_task_logs():
 def test_the_data_docs_checkpoint_is_in_the_project_with_an_update_data_docs_action(tmp_path):
     import great_expectations as gx
     from great_expectations.checkpoint.actions import UpdateDataDocsAction
-
     from returnstats.validation.data_docs import CHECKPOINT_FILE, SITE_NAME
 
     shutil.copytree(INCLUDE / "gx", tmp_path / "gx")

@@ -133,6 +133,22 @@ def test_ingest_saves_results_and_data_docs_are_built_once_for_the_run(settings)
     assert "gb11643" in rule_pages or "worker.id_number.invalid" in rule_pages
 
 
+def test_the_pages_come_from_the_checkpoint_actions_in_the_gx_project(settings, tmp_path,
+                                                                     monkeypatch):
+    from returnstats.validation import data_docs
+
+    checkpoint = json.loads(data_docs.CHECKPOINT_FILE.read_text(encoding="utf-8"))
+    checkpoint["actions"] = []  # a data engineer removes the UpdateDataDocsAction
+    edited = tmp_path / "returnstats_data_docs.json"
+    edited.write_text(json.dumps(checkpoint), encoding="utf-8")
+    monkeypatch.setattr(data_docs, "CHECKPOINT_FILE", edited)
+    package(settings).write()
+    ingest_province(settings, "44", D1)
+    folder = settings.output / "data_docs" / "2020-03-01"
+    assert build_data_docs(settings, D1) == folder / "index.html"
+    assert not list(folder.glob("validations/**/*.html"))
+
+
 def test_data_docs_failure_is_logged_not_raised(settings, caplog):
     (settings.output / "data_docs").write_text("not a folder", encoding="utf-8")
     assert build_data_docs(settings, D1) is None
