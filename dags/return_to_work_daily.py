@@ -11,11 +11,14 @@ the province has no accepted package for D) → `collect_ingest` records provinc
 ingest failed after its retries (their packages are rejected for the day and retried by the
 next run; the day goes on without them) → `check_cutoff` (skipped when provinces are
 missing: it names them and alerts the on-call) and `build_data_docs` → `link_persons` →
-`publish_warehouse` writes every table and commits vintage D, *held* → `render_bulletin`
-→ `release_bulletin`: with `RETURNSTATS_APPROVAL=auto` a complete vintage is approved by
-`auto`; with `required` → `approve_bulletin`, where a statistician approves or rejects in
-the Airflow UI (Required actions) → `record_decision` → `send_bulletin` (only an approved
-vintage; through `smtp_default`, or to the outbox, sent by a later run once SMTP exists).
+`publish_warehouse` writes every table and commits vintage D, *held* (each table is an
+Asset, `returnstats.<table>`) → `render_bulletin` → `release_bulletin`: with
+`RETURNSTATS_APPROVAL=auto` a complete vintage is approved by `auto`; with `required` →
+`approve_bulletin`, where a statistician approves or rejects in the Airflow UI (Required
+actions) → `record_decision` → `send_bulletin` (only an approved vintage; through the SMTP
+connection `smtp_default`, or to the outbox, sent by a later run once SMTP exists). An
+approval records an event on the Asset `returnstats.approved`, which the
+`statistics_weekly_extract` DAG is scheduled on.
 
 **Schedule and cutoff:** daily at 12:00 UTC (20:00 Beijing), the reporting cutoff
 (`RETURNSTATS_CUTOFF`, per-province exceptions in `RETURNSTATS_CUTOFF_OVERRIDES`). A
@@ -36,6 +39,12 @@ and goes out as a correction.
 (`RETURNSTATS_STAGING`/`RETURNSTATS_WAREHOUSE` = `s3://…`, credentials in the connection
 `aws_default` or `RETURNSTATS_STORAGE_CONN_ID`); the tasks that write `<output>`
 (check_cutoff, build_data_docs, render, release, send) run on `RETURNSTATS_OUTPUT_QUEUE`.
+
+**Campaign and key:** every task refuses staging, linkage state or warehouse of another
+campaign (landing root, campaign start), naming the setting. `link_persons` fails without
+the pseudonymisation key (Airflow variable `returnstats_pseudonym_secret`, masked) outside
+the embedded deployment, and refuses a changed key unless the run sets param `rekey`
+(the linkage state is then rebuilt) — docs/security.md.
 
 **Who to call:** the statistics data-engineering on-call (`RETURNSTATS_ONCALL`), e-mailed
 when a task fails after its retries (province named), when the approval gets no answer by
@@ -59,6 +68,7 @@ from airflow.sdk import (
     get_current_context,
     task,
 )
+from returnstats_airflow.assets import RELEASES, TABLE_ASSETS, record_approval
 from returnstats_airflow.callbacks import deadline_interval, parse_deadline
 
 PROVINCE_CODES = [
@@ -100,11 +110,14 @@ def _as_of() -> date:
 
 
 def _settings():
+    """The settings, checked against the campaign the state belongs to (refused otherwise)."""
+    from returnstats.campaign import check_campaign
     from returnstats.config import load_settings
     from returnstats_airflow.storage import storage_options
 
     settings = load_settings(storage_options())
     settings.ensure_dirs()
+    check_campaign(settings)
     return settings
 
 
@@ -113,10 +126,13 @@ def _alert_on_failure(context) -> None:
     import logging
 
     try:
+        from returnstats.config import load_settings
         from returnstats.operations.alerts import alert_task_failure
         from returnstats_airflow.smtp import smtp_sender
+        from returnstats_airflow.storage import storage_options
 
-        alert_task_failure(_settings(), context, smtp_sender())
+        # Not `_settings()`: a task refused for another campaign's state still alerts.
+        alert_task_failure(load_settings(storage_options()), context, smtp_sender())
     except Exception:  # noqa: BLE001 — a broken alert path must not hide the task's failure
         logging.getLogger(__name__).exception("returnstats: the on-call alert could not be delivered")
 
@@ -134,6 +150,9 @@ def _alert_on_failure(context) -> None:
     params={
         "force_send": Param(False, type="boolean",
                             description="Send the bulletin again even if this vintage was sent."),
+        "rekey": Param(False, type="boolean",
+                       description="Accept a changed pseudonymisation key: the linkage state "
+                                   "is rebuilt with it (docs/security.md)."),
     },
     default_args={
         "owner": os.environ.get("RETURNSTATS_OWNER", "statistics-data-engineering"),
@@ -222,15 +241,23 @@ def return_to_work_daily():
         from pathlib import Path
 
         from airflow.sdk import Variable
-        from returnstats.linkage.keys import key_fingerprint, resolve_key
+        from airflow.sdk.exceptions import AirflowFailException
+        from returnstats.campaign import CampaignMismatch, check_key
+        from returnstats.linkage.keys import KEY_VARIABLE, KeyMissing, key_fingerprint, resolve_key
         from returnstats.linkage.run import link_as_of
 
-        explicit = Variable.get("returnstats_pseudonym_key", default=None)
-        key = resolve_key(explicit, Path(os.environ.get("AIRFLOW_HOME", ".")))
-        return {**link_as_of(_settings(), _as_of(), key).stats,
+        settings = _settings()
+        try:  # no key, or another key than the campaign's: no retry makes one
+            key = resolve_key(Variable.get(KEY_VARIABLE, default=None),
+                              Path(os.environ.get("AIRFLOW_HOME", ".")))
+            check_key(settings, key_fingerprint(key),
+                      rekey=bool(get_current_context()["params"].get("rekey", False)))
+        except (KeyMissing, CampaignMismatch) as error:
+            raise AirflowFailException(str(error)) from error
+        return {**link_as_of(settings, _as_of(), key).stats,
                 "key_fingerprint": key_fingerprint(key)}
 
-    @task
+    @task(outlets=list(TABLE_ASSETS.values()))
     def publish_warehouse(linked: dict) -> dict:
         """Compute the SPEC §5 figures, write every table and commit vintage D, held."""
         from returnstats.figures.publish import publish_as_of
@@ -252,7 +279,7 @@ def return_to_work_daily():
             raise AirflowFailException(str(error)) from error
         return {"directory": str(files.directory)}
 
-    @task.branch(queue=OUTPUT_QUEUE)
+    @task.branch(outlets=[RELEASES], queue=OUTPUT_QUEUE)
     def release_bulletin(rendered: dict) -> list[str]:
         """Route the vintage: already approved, or approved by `auto`, goes to sending;
         with RETURNSTATS_APPROVAL=required a person decides in approve_bulletin."""
@@ -275,6 +302,7 @@ def return_to_work_daily():
             print(f"vintage {as_of} stays held: {commit.vintage['reason']}")
             return []
         release.approve(settings.warehouse, as_of, by=release.AUTO)
+        record_approval(get_current_context()["outlet_events"], as_of.isoformat(), release.AUTO)
         return ["send_bulletin"]
 
     approve_bulletin = HITLOperator(
@@ -289,7 +317,7 @@ def return_to_work_daily():
         doc_md="A statistician approves (publish and send) or rejects the held vintage.",
     )
 
-    @task.branch
+    @task.branch(outlets=[RELEASES])
     def record_decision(decision: dict) -> list[str]:
         """Store the approver's decision with the vintage; only an approval sends."""
         from returnstats import release
@@ -298,6 +326,7 @@ def return_to_work_daily():
         by = (decision.get("responded_by_user") or {}).get("name") or "unknown"
         if decision["chosen_options"] == [APPROVE]:
             release.approve(settings.warehouse, as_of, by=by)
+            record_approval(get_current_context()["outlet_events"], as_of.isoformat(), by)
             return ["send_bulletin"]
         reason = (decision.get("params_input") or {}).get("reason") or "rejected without a reason"
         release.reject(settings.warehouse, as_of, by=by, reason=reason)

@@ -1,6 +1,6 @@
--- quarantine: one row per record-level finding (package, file, row_number, rule) of the
--- packages with report_date <= $as_of; errors (quarantined rows) and warnings (flagged
--- rows). SPEC §3.2 (record rules), §6 (table contract).
+-- quarantine: one row per error finding (package, file, row_number, rule) of the packages
+-- with report_date <= $as_of: the quarantined records. Warnings are in record_flags.
+-- SPEC §3.2 (record rules), §6 (table contract).
 --
 -- Reads: quarantine_staged (the staged quarantine of every processed package).
 SELECT package,
@@ -14,5 +14,5 @@ SELECT package,
        severity,
        detail
 FROM quarantine_staged
-WHERE report_date <= CAST($as_of AS DATE)
+WHERE report_date <= CAST($as_of AS DATE) AND severity = 'error'
 ORDER BY package, file, row_number, rule

@@ -31,6 +31,20 @@ class Limits:
     field_max_bytes: int = 64 * 1024
     json_max_depth: int = 32
     manifest_max_bytes: int = 1024**2
+    max_columns: int = 256
+    """Columns of a data file: CSV header, union of JSON keys, declared and used xlsx range."""
+    xlsx_sparsity: int = 16
+    xlsx_sparse_allowance: int = 1 << 20
+    """An xlsx range (declared or used) may span at most `xlsx_sparsity` × its cells +
+    `xlsx_sparse_allowance` cells: a grid is never much larger than what the file holds."""
+    xlsx_text_ratio: int = 16
+    xlsx_text_allowance: int = 64 * 1024**2
+    """The text an xlsx's cells expand to through shared strings, at most this multiple of
+    the sheet's XML bytes plus this many bytes."""
+    reader_max_memory_bytes: int = 2 * 1024**3
+    """Address space a package's reader process may add to what it inherits."""
+    reader_max_seconds: int = 300
+    """CPU seconds of a package's reader process; it is killed after twice this wall time."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +81,13 @@ class Settings:
     first value) on; every revision is in the attached revisions.csv."""
 
     def ensure_dirs(self) -> None:
-        """Create the local directories (an object-store zone needs none)."""
-        for path in (self.landing, self.warehouse, self.output, self.staging):
+        """Create the local directories (an object-store zone needs none); a local staging
+        is created 0700 (restricted zone)."""
+        for path in (self.landing, self.warehouse, self.output):
             if isinstance(path, Path):  # a UPath is no pathlib.Path
                 path.mkdir(parents=True, exist_ok=True)
+        if isinstance(self.staging, Path):
+            self.staging.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -150,6 +167,16 @@ def _env_time(name: str, default: time) -> time:
         raise ValueError(f"{name} must be HH:MM (Beijing time), got {value!r}") from error
 
 
+def _default_staging(data: Path) -> Path:
+    """Beside a local warehouse set by RETURNSTATS_WAREHOUSE (`<its parent>/staging`), else
+    `<data>/staging`: a campaign pointed at a new warehouse never picks up the previous
+    campaign's staged records by default (and `campaign.py` refuses them if named)."""
+    value = os.environ.get("RETURNSTATS_WAREHOUSE", "")
+    if value and "://" not in value:
+        return Path(value).expanduser().resolve().parent / "staging"
+    return data / "staging"
+
+
 def load_settings(storage_options: Mapping[str, Any] | None = None) -> Settings:
     """Settings from `RETURNSTATS_*` environment variables, with working local defaults.
 
@@ -165,6 +192,10 @@ def load_settings(storage_options: Mapping[str, Any] | None = None) -> Settings:
         field_max_bytes=_env_int("RETURNSTATS_FIELD_MAX_BYTES", Limits.field_max_bytes),
         json_max_depth=_env_int("RETURNSTATS_JSON_MAX_DEPTH", Limits.json_max_depth),
         manifest_max_bytes=_env_int("RETURNSTATS_MANIFEST_MAX_BYTES", Limits.manifest_max_bytes),
+        max_columns=_env_int("RETURNSTATS_MAX_COLUMNS", Limits.max_columns),
+        reader_max_memory_bytes=_env_int("RETURNSTATS_READER_MAX_MEMORY_BYTES",
+                                         Limits.reader_max_memory_bytes),
+        reader_max_seconds=_env_int("RETURNSTATS_READER_MAX_SECONDS", Limits.reader_max_seconds),
     )
     recipients = tuple(
         r.strip()
@@ -176,7 +207,7 @@ def load_settings(storage_options: Mapping[str, Any] | None = None) -> Settings:
         landing=_env_path("RETURNSTATS_LANDING", data / "landing"),
         warehouse=_env_location("RETURNSTATS_WAREHOUSE", data / "warehouse", options),
         output=_env_path("RETURNSTATS_OUTPUT", data / "output"),
-        staging=_env_location("RETURNSTATS_STAGING", data / "staging", options),
+        staging=_env_location("RETURNSTATS_STAGING", _default_staging(data), options),
         campaign_start=_env_date("RETURNSTATS_CAMPAIGN_START", "2020-02-10"),
         campaign_end=_env_date("RETURNSTATS_CAMPAIGN_END", None),
         limits=limits,

@@ -9,6 +9,7 @@ for hostile input that must be taken in as harmless text.
 from __future__ import annotations
 
 import json
+import os
 import stat
 import struct
 import warnings
@@ -31,6 +32,7 @@ from tests.builders import (
     make_uscc,
     worker_row,
 )
+from tests.corpus import hostile
 
 ACCEPTED = "accepted"
 FORMULA = "=cmd|' /C calc'!A0"
@@ -295,6 +297,12 @@ def _resubmit_different(pkg: PackageBuilder) -> None:
     pkg.write()
 
 
+def _named_pipe(pkg: PackageBuilder, _: Path) -> None:
+    """workers.csv is a fifo nobody writes to: opening it to read would block forever."""
+    pkg.add("workers", "workers.csv", workers_csv(pkg), present=False)
+    os.mkfifo(pkg.write() / "workers.csv")
+
+
 def _header_only(staged: Any, package: str) -> None:
     ledger = staged.ledger[staged.ledger["package"] == package]
     assert ledger[["rows_received", "rows_accepted"]].values.tolist() == [[0, 0]]
@@ -428,6 +436,24 @@ PACKAGE_CASES = [
     Case("different_content_under_an_accepted_name_conflicts",
          lambda pkg, o: with_workers(workers_csv(pkg))(pkg, o), "package.version.conflict",
          resubmit=_resubmit_different),
+    # Shapes that asked a reader for gigabytes (issue 17): refused before any table is built.
+    Case("xlsx_cell_at_XFD1048576_is_too_wide",
+         _lazy(lambda pkg: hostile.sparse_columns_xlsx(workers(pkg)), "workers.xlsx", rows=2),
+         "package.file.too_many_columns", ("workers.xlsx", "range")),
+    Case("xlsx_cell_at_A1048576_is_a_sparse_range",
+         _lazy(lambda pkg: hostile.sparse_rows_xlsx(workers(pkg)), "workers.xlsx", rows=2),
+         "package.file.sparse_range", ("workers.xlsx", "1048576 rows")),
+    Case("xlsx_cells_repeating_a_long_shared_string_expand_too_much",
+         _lazy(lambda pkg: hostile.shared_string_bomb_xlsx(), "workers.xlsx", rows=50_000),
+         "package.file.text_too_large", ("workers.xlsx",)),
+    Case("csv_header_of_six_thousand_columns_is_too_wide",
+         _lazy(lambda pkg: hostile.wide_csv(), rows=hostile.WIDE),
+         "package.file.too_many_columns", ("workers.csv", "header")),
+    Case("json_records_each_adding_a_key_are_too_wide",
+         _lazy(lambda pkg: hostile.wide_json(), "workers.json", rows=hostile.WIDE),
+         "package.file.too_many_columns", ("workers.json", "keys")),
+    Case("named_pipe_in_a_package_is_never_opened", _named_pipe, "package.file.not_regular",
+         ("workers.csv", "named pipe")),
     Case("header_only_file_is_accepted_with_no_rows",
          _lazy(lambda pkg: csv_bytes(WORKER_HEADERS, [])), ACCEPTED, check=_header_only),
     Case("csv_formula_cell_is_kept_as_text",

@@ -124,8 +124,11 @@ def test_ledger_counts_merged_records_and_drops_packages_after_as_of(tables13) -
 def test_quarantine_and_person_returns_pass_through(tables13) -> None:
     quarantine = tables13["quarantine"].to_pylist()
     assert {(r["package"], r["row_number"], r["rule"]) for r in quarantine} == {
-        ("44_20200210_v1", 1, "worker.phone.malformed"),
         ("44_20200210_v1", 3, "worker.mode.unknown"),
+    }
+    flags = tables13["record_flags"].to_pylist()
+    assert {(r["package"], r["row_number"], r["rule"], r["severity"]) for r in flags} == {
+        ("44_20200210_v1", 1, "worker.phone.malformed", "warning"),
     }
     persons = {r["person_key"]: r for r in tables13["person_returns"].to_pylist()}
     assert len(persons) == 6

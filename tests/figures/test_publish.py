@@ -32,7 +32,8 @@ def test_publish_writes_every_table_and_returns_a_json_summary(settings: Setting
     json.dumps(summary)
     assert summary["as_of"] == "2020-02-13"
     assert summary["rows"] == {"national_summary": 4, "returns_daily": 5, "enterprises_daily": 8,
-                               "person_returns": 6, "quarantine": 2, "ledger": 14}
+                               "person_returns": 6, "quarantine": 1, "record_flags": 1,
+                               "report_checks": 29, "ledger": 14}  # 29 provinces missing
     assert summary["headline"]["returns_cumulative"] == 6
     assert summary["headline"]["key_enterprises_resolved_cumulative"] == 1
     assert summary["headline"]["provinces_reporting"] == 2

@@ -23,7 +23,7 @@ DESTINATIONS = ("44", "33", "32", "31", "11", "35", "12", "37")
 MODES = ("special_train", "chartered_bus", "train_carriage", "charter_flight")
 START = date(2020, 2, 17)
 
-_S2T = OpenCC("s2t")
+_S2T = OpenCC("s2t")  # used per character: a name is written character by character
 
 
 def id_number(county: str, birth: date, serial: int, female: bool) -> str:
@@ -95,7 +95,7 @@ def generate(n_persons: int, seed: int = 7, *, p_missing_id: float = 0.3
             name = person["name"]
             luck = rng.random()
             if luck < 0.08:
-                name = _S2T.convert(name)
+                name = "".join(_S2T.convert(char) for char in name)
             elif luck < 0.12 and name[-1] in HOMOPHONES:
                 name = name[:-1] + HOMOPHONES[name[-1]]
             elif luck < 0.14:

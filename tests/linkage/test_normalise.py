@@ -23,6 +23,22 @@ def test_traditional_name_becomes_simplified():
     assert normalise.normalise_names(pa.array(["張偉", "劉國華"])).to_pylist() == ["张伟", "刘国华"]
 
 
+def test_names_of_the_sample_generator_survive_traditional_spelling():
+    """Every name the sample generator can draw (surname + one or two given characters)
+    is left as it is, and its traditional spelling (as a person writes it, character by
+    character; the traditional forms are hand-written here, not OpenCC's) comes back to it."""
+    from returnstats.sample.reference import GIVEN_FEMALE, GIVEN_MALE, SURNAMES
+
+    given = sorted(set(GIVEN_MALE + GIVEN_FEMALE))
+    names = [s + g for s in SURNAMES for g in given] + [s + g + h for s in SURNAMES[:10]
+                                                        for g in given for h in given]
+    assert normalise.normalise_names(pa.array(names)).to_pylist() == names
+    traditional = {"沈靜": "沈静", "張寧": "张宁", "鍾麗": "钟丽", "馮偉": "冯伟", "歐陽傑": "欧阳杰",
+                   "閆鵬": "闫鹏", "譚濤": "谭涛", "龔華": "龚华", "賀艷": "贺艳", "鄧輝": "邓辉"}
+    assert normalise.normalise_names(pa.array(list(traditional))).to_pylist() == list(
+        traditional.values())
+
+
 def test_middle_dots_and_spaces_are_removed_from_names():
     out = normalise.normalise_names(pa.array(["阿不都·热合曼", "阿不都•热合曼", "张 伟", "Mary.Smith"]))
     assert out.to_pylist() == ["阿不都热合曼", "阿不都热合曼", "张伟", "marysmith"]

@@ -63,13 +63,16 @@ def test_symlinked_package_is_rejected_and_not_followed(landing, tmp_path):
         ("44_20200301_v1", "package.symlink"), ("44_20200302_v1", "package.symlink")]
 
 
-def test_symlinked_province_folder_is_ignored_with_symlink_reason(landing, tmp_path):
+def test_symlinked_province_folder_is_rejected_for_the_day_and_not_followed(landing, tmp_path):
     real = tmp_path / "elsewhere"
     _empty_package(real)
     os.symlink(real / "44", landing / "44")
-    scan = scan_landing(landing)
-    assert scan.packages == []
-    assert [(i.path, i.reason) for i in scan.ignored] == [("44", "package.symlink")]
+    scan = scan_landing(landing, as_of=date(2020, 3, 1))
+    assert scan.packages == [] and scan.ignored == []
+    assert [(r.name, r.province, r.report_date, r.version, r.reason) for r in scan.rejected] == [
+        ("44_20200301_symlinked-folder", "44", date(2020, 3, 1), 0, "package.symlink")]
+    # Without an as-of date (no day to record it for) it is only reported.
+    assert [(i.path, i.reason) for i in scan_landing(landing).ignored] == [("44", "package.symlink")]
 
 
 def test_same_name_as_directory_and_zip_is_rejected(landing):

@@ -126,6 +126,19 @@ def test_manifest_not_of_the_schema_is_rejected(builder, landing, override):
     assert rejected(landing).reason == "package.manifest.invalid"
 
 
+@pytest.mark.parametrize("name", ["work\ners.csv", "workers .csv", "职工.csv", "a;b.csv", "..",
+                                  "x" * 256 + ".csv"])
+def test_manifest_file_name_outside_the_safe_set_is_invalid(builder, landing, name):
+    """`^[A-Za-z0-9._-]{1,255}$`: a name reaches logs and ledger reasons, so no newline,
+    no space, no other script (the detail shows it escaped)."""
+    builder.manifest_overrides = {"files": [{"kind": "workers", "name": name, "rows": 1,
+                                             "sha256": "0" * 64}]}
+    builder.write()
+    rejection = rejected(landing)
+    assert rejection.reason == "package.manifest.invalid"
+    assert "\n" not in rejection.detail
+
+
 def test_oversized_manifest_is_rejected(builder, landing):
     builder.manifest_overrides = {"padding": "x" * 2000}
     builder.write()
@@ -382,3 +395,21 @@ def test_corrupt_zip_is_rejected(landing):
     path.write_bytes(b"PK\x03\x04garbage")
     ref = PackageRef("44_20200301_v1", "44", date(2020, 3, 1), 1, path, True)
     assert _zip_reason(ref) == "package.file.unparseable"
+
+
+def test_named_pipe_in_a_package_is_rejected_without_opening_it(builder, landing):
+    path = builder.write()
+    os.mkfifo(path / "notes.txt")  # not even listed: any non-regular entry rejects
+    rejection = rejected(landing)
+    assert (rejection.reason, rejection.file) == ("package.file.not_regular", "notes.txt")
+    assert "named pipe" in rejection.detail
+
+
+def test_named_pipe_as_a_zip_package_is_rejected_without_opening_it(landing):
+    (landing / "44").mkdir()
+    os.mkfifo(landing / "44" / "44_20200301_v1.zip")
+    ref = PackageRef("44_20200301_v1", "44", date(2020, 3, 1), 1,
+                     landing / "44" / "44_20200301_v1.zip", True)
+    with pytest.raises(PackageRejected) as caught:
+        read_package(ref, Limits())
+    assert caught.value.reason == "package.file.not_regular"

@@ -315,6 +315,7 @@ def deployment(tmp_path_factory, airflow_db, mailbox, s3_server):
             "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW_VAR_RETURNSTATS_PSEUDONYM_SECRET": PSEUDONYM_KEY,
             "AIRFLOW__API__BASE_URL": base_url,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
@@ -345,7 +346,6 @@ def deployment(tmp_path_factory, airflow_db, mailbox, s3_server):
                 # Shared through Airflow, as in production: the store's credentials and the
                 # pseudonymisation key (the hosts' development keys would differ).
                 "AIRFLOW_CONN_AWS_DEFAULT": s3_server.connection_uri(),
-                "AIRFLOW_VAR_RETURNSTATS_PSEUDONYM_KEY": PSEUDONYM_KEY,
                 "RETURNSTATS_OUTPUT_QUEUE": "output"})
     (root / "passwords.json").write_text(json.dumps({"admin": password}))
     running = Deployment(root, env, base_url, password)
@@ -541,7 +541,7 @@ def _run_one_by_one_with_dag_test(dagbag, sample: Path, root: Path) -> Path:
         for zone in ("landing", "staging", "warehouse", "output"):
             mp.setenv(f"RETURNSTATS_{zone.upper()}", str(root / zone))
         mp.delenv("AIRFLOW_CONN_SMTP_DEFAULT", raising=False)
-        mp.setenv("AIRFLOW_VAR_RETURNSTATS_PSEUDONYM_KEY", PSEUDONYM_KEY)
+        mp.setenv("AIRFLOW_VAR_RETURNSTATS_PSEUDONYM_SECRET", PSEUDONYM_KEY)
         dag = dagbag.dags[DAG_ID]
         for i in range(DAYS):
             as_of = _day(i)

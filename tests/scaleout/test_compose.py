@@ -66,7 +66,7 @@ def test_no_secret_is_committed_and_ports_bind_to_localhost():
     document = compose()
     env = common_environment()
     for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API__SECRET_KEY",
-                "AIRFLOW__API_AUTH__JWT_SECRET"):
+                "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW_VAR_RETURNSTATS_PSEUDONYM_SECRET"):
         assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", env[key]), key
     assert "${POSTGRES_PASSWORD:?" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert "${POSTGRES_PASSWORD:?" in document["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]

@@ -4,6 +4,7 @@ rejections, and the ledger invariant."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date
 
@@ -123,6 +124,13 @@ def test_ingest_saves_results_and_data_docs_are_built_once_for_the_run(settings)
     assert any("11_20200301_v1" in name for name in pages)
     assert build_data_docs(settings, D1) == index  # a rerun rebuilds the same site
     assert not (folder / ".lock").exists()
+    # Self-contained: no page loads anything from the network (no CDN, no web font).
+    for page in folder.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", html, re.I), page
+    rule_pages = " ".join(p.read_text(encoding="utf-8")
+                          for p in folder.glob("validations/**/*.html"))
+    assert "gb11643" in rule_pages or "worker.id_number.invalid" in rule_pages
 
 
 def test_data_docs_failure_is_logged_not_raised(settings, caplog):

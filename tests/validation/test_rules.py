@@ -147,7 +147,8 @@ def test_warned_values_are_treated_as_absent_but_the_row_is_kept():
                        employer_uscc=bad_uscc())]
     _, outcome = validate("workers", rows)
     kept = outcome.accepted.iloc[0]
-    assert kept["phone"] is None and kept["id_number"] is None and kept["employer_uscc"] is None
+    assert pd.isna(kept["phone"]) and pd.isna(kept["id_number"])
+    assert pd.isna(kept["employer_uscc"])
     assert pd.isna(kept["birth_date"])
     assert kept["id_number_raw"] == VALID_ID[:-1] + "2"
     assert set(outcome.quarantine["severity"]) == {"warning"}
@@ -204,6 +205,7 @@ def test_findings_stay_exact_at_a_million_rows():
     prepared, _ = validate("workers", base)
     big = pd.concat([prepared] * 1000, ignore_index=True)
     big["row_number"] = np.arange(1, len(big) + 1, dtype="int64")
+    big["record_id"] = "W" + big["row_number"].astype(str)
     run = run_suite("workers", big)
     found = {f.rule.rule_id: f.row_numbers.size for f in run.findings if f.row_numbers.size}
     assert found == {"worker.mode.unknown": 1000, "worker.phone.invalid": 1000}
@@ -211,6 +213,14 @@ def test_findings_stay_exact_at_a_million_rows():
 
 def test_an_expectation_that_cannot_run_fails_loudly():
     prepared, _ = validate("workers", [worker_row()])
-    prepared["arrival_days_after_report"] = "soon"
+    prepared["arrival_date"] = "soon"  # text where the rule compares dates
     with pytest.raises(RuntimeError, match="worker.arrival_date.after_report"):
         run_suite("workers", prepared)
+
+
+def test_rules_doc_tables_are_generated_from_the_current_suites():
+    from returnstats.validation import rules_doc
+
+    text = rules_doc.DOC.read_text(encoding="utf-8")
+    assert rules_doc.BEGIN in text and rules_doc.current(text) == text, \
+        "run python -m returnstats.validation.rules_doc"

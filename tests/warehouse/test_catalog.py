@@ -45,7 +45,8 @@ def test_catalog_has_a_view_and_a_latest_view_per_table_plus_revisions(warehouse
         assert con.execute("SELECT count(*) FROM ledger").fetchone() == (0,)
     finally:
         con.close()
-    assert views == {*TABLES, *(f"latest_{t}" for t in TABLES), "revisions"}
+    assert views == {*TABLES, *(f"latest_{t}" for t in TABLES), "revisions",
+                     "revision_history", "provinces"}
     assert ledger_columns == ["as_of", *TABLES["ledger"].column_names]
 
 
@@ -135,3 +136,30 @@ def test_views_read_only_the_files_a_commit_names(warehouse: Path) -> None:
     summary([(D10, 1000, 0)]).to_parquet(stray)
     commit(warehouse, D13, national_summary=summary([(D13, 1, 0)]))  # rebuilds the catalog
     assert _rows(warehouse, "SELECT max(returns_new) FROM national_summary") == [(8,)]
+
+
+def test_provinces_view_and_counts_are_bigint_in_every_view(warehouse: Path,
+                                                           tmp_path: Path,
+                                                           monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the views read no path relative to the repository
+    con = duckdb.connect(str(warehouse / CATALOG_FILE), read_only=True)
+    try:
+        provinces = con.execute("SELECT code, name_zh, name_en, region FROM provinces "
+                                "WHERE code = '44'").fetchall()
+        assert con.execute("SELECT count(*) FROM provinces").fetchone() == (31,)
+        types = con.execute("SELECT table_name, column_name, data_type FROM "
+                            "information_schema.columns").fetchall()
+    finally:
+        con.close()
+    assert provinces == [("44", "广东省", "Guangdong", "east")]
+    wide = [t for t in types if t[2] in ("HUGEINT", "DOUBLE", "DECIMAL", "INTEGER")]
+    assert not wide, wide
+
+
+def test_revision_history_lists_every_published_value(warehouse: Path) -> None:
+    rows = _rows(warehouse, "SELECT as_of, value, change FROM revision_history "
+                            "WHERE figure = 'returns_new' ORDER BY date, as_of")
+    published = _rows(warehouse, "SELECT count(*) FROM national_summary WHERE as_of IN "
+                                 "(SELECT as_of FROM vintages WHERE status = 'approved')")
+    assert len(rows) == published[0][0] and rows
+    assert all((change is None) or isinstance(change, int) for _, _, change in rows)

@@ -98,6 +98,47 @@ def test_recover_keeps_recent_records_and_removes_what_no_record_names(tmp_path:
     assert not (tmp_path / ".tmp").exists()
 
 
+def test_recover_clears_every_layout_earlier_versions_and_killed_writers_left(
+        tmp_path: Path) -> None:
+    """Earlier versions kept partitions as directories exchanged whole (a segmented
+    person_returns with `_vintage.json`) and, where the filesystem could not exchange, a
+    two-rename swap through `.trash/`; a killed publish of this version leaves data files
+    and a half-written record in `.tmp/`. None of it is named by a record: all goes, the
+    committed vintage stays, and the next publish works."""
+    kept = commit(tmp_path, D1, national_summary=summary([(D1, 1, 0)]))
+    segmented = tmp_path / "person_returns" / "as_of=2020-02-11"
+    segmented.mkdir(parents=True)
+    for name in ("part-00000-aaaa.parquet", "part-00001-aaaa.parquet", "_vintage.json"):
+        (segmented / name).write_bytes(b"old")
+    (segmented / "nested").mkdir()  # a directory where this version keeps only files
+    (segmented / "nested" / "part-0.parquet").write_bytes(b"old")
+    (tmp_path / "national_summary" / "as_of=2020-02-11").mkdir()
+    (tmp_path / "national_summary" / "as_of=2020-02-11" / "part-0.parquet").write_bytes(b"old")
+    trashed = tmp_path / ".trash" / "20200211-x" / "person_returns" / "as_of=2020-02-11"
+    trashed.mkdir(parents=True)
+    (trashed / "part-00000-0000.parquet").write_bytes(b"old")
+    killed = tmp_path / "ledger" / "as_of=2020-02-10" / "part-00000002-deadbeef0000.parquet"
+    killed.parent.mkdir(parents=True)
+    killed.write_bytes(b"killed before its record")
+    (tmp_path / ".tmp").mkdir(exist_ok=True)
+    (tmp_path / ".tmp" / "0123-00000002.json").write_bytes(b'{"format": 1, "as_of": "20')
+
+    removed = recover(tmp_path)
+    assert sorted(removed) == sorted([
+        "person_returns/as_of=2020-02-11/part-00000-aaaa.parquet",
+        "person_returns/as_of=2020-02-11/part-00001-aaaa.parquet",
+        "person_returns/as_of=2020-02-11/_vintage.json",
+        "person_returns/as_of=2020-02-11/nested",
+        "national_summary/as_of=2020-02-11/part-0.parquet",
+        "ledger/as_of=2020-02-10/part-00000002-deadbeef0000.parquet"])
+    assert not (tmp_path / ".trash").exists() and not (tmp_path / ".tmp").exists()
+    assert (tmp_path / kept.paths("national_summary")[0]).is_file()
+    assert recover(tmp_path) == []
+    after = commit(tmp_path, D2, national_summary=summary([(D2, 3, 0)]))
+    assert after.seq == 1
+    assert read_table(tmp_path, "national_summary")["returns_new"].tolist() == [1, 3]
+
+
 def test_segments_are_linked_from_their_base_and_written_once(tmp_path: Path) -> None:
     def persons(keys: list[str]) -> pa.Table:
         rows = [{c.name: None for c in PERSON_RETURNS.columns} | {

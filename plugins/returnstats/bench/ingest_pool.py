@@ -26,7 +26,8 @@ from returnstats.bench.day import Parts
 PRELOAD = ["returnstats.bench.ingest_pool", "returnstats.validation.ingest",
            "great_expectations"]
 # The functions `ingest_province` calls, by the part of the stage they belong to.
-INGEST_PARTS = {"landing_sha256": "read", "read_package": "read", "census": "read",
+# `read_isolated` is the wall time of the child process that reads a package (issue 17).
+INGEST_PARTS = {"landing_sha256": "read", "read_isolated": "read",
                 "prepare": "validate", "run_suite": "validate", "split_file": "validate",
                 "write_package": "stage_write", "save_result": "stage_write"}
 
@@ -100,9 +101,10 @@ def _usage() -> Usage:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (all its threads), from /proc/<pid>/stat."""
+    """User + system CPU seconds of a process (all its threads) and of its children it has
+    waited for (a worker's package readers), from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mib(pid: int) -> float:

@@ -15,13 +15,10 @@ from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import duckdb
-import pyarrow as pa
 
 from returnstats.config import Settings
 from returnstats.reference import REGIONS, Province, provinces
 from returnstats.warehouse.catalog import create_views
-from returnstats.warehouse.location import locate
-from returnstats.warehouse.schema import TABLES
 
 from .dates import long_date, table_date
 from .labels import FIGURE_LABELS, check_label, rule_id, rule_label
@@ -60,12 +57,6 @@ KEY_FIGURES = (
 )
 MAIN_FIGURES = frozenset(figure for figure, _, _ in KEY_FIGURES)
 
-# SPEC §6 `report_checks` (issue 18), for a warehouse written before the table existed.
-REPORT_CHECKS_SCHEMA = pa.schema([
-    ("package", pa.string()), ("check", pa.string()), ("province", pa.string()),
-    ("report_date", pa.date32()), ("version", pa.int64()), ("figure", pa.string()),
-    ("declared", pa.int64()), ("observed", pa.int64()), ("detail", pa.string()),
-])
 
 
 @dataclass(frozen=True)
@@ -304,21 +295,10 @@ def _connect(warehouse, as_of: date) -> duckdb.DuckDBPyConnection:
     with as_of ≤ D (what the commit records name, never a directory listing).
 
     The one place the bulletin reads the warehouse: the context and the read-back both
-    query these views. A table the warehouse does not hold yet is an empty view."""
+    query these views (report_checks among them). A table the warehouse does not hold yet
+    is an empty view."""
     con = duckdb.connect()
     create_views(con, warehouse, upto=as_of)
-    if "report_checks" not in TABLES:  # until the warehouse commits report_checks (issue 18)
-        location = locate(warehouse)
-        prefix = location.path.rstrip("/") + "/"
-        files = sorted(location.url_of(p.removeprefix(prefix)) for p in
-                       location.glob("report_checks", "as_of=*", "*.parquet"))
-        if files:
-            rel = con.read_parquet(files, hive_partitioning=True)
-        else:
-            rel = con.from_arrow(pa.Table.from_batches(
-                [], REPORT_CHECKS_SCHEMA.append(pa.field("as_of", pa.date32()))))
-        rel.filter(duckdb.ColumnExpression("as_of") <= duckdb.ConstantExpression(as_of)) \
-            .create_view("report_checks")
     return con
 
 

@@ -31,6 +31,7 @@ from returnstats.figures.sql import run_query
 from returnstats.reference import provinces
 from returnstats.release import Policy, figure_digests, publication
 from returnstats.validation.ledger import check_ledger as ledger_violations
+from returnstats.validation.staging import PACKAGES_SCHEMA, TOTALS_SCHEMA
 from returnstats.warehouse.location import Root
 from returnstats.warehouse.schema import (
     LEDGER,
@@ -65,13 +66,15 @@ RELATIONS: dict[str, pa.Schema] = {
     "enterprises": ENTERPRISES_INPUT,
     "ledger_staged": LEDGER.schema,
     "quarantine_staged": QUARANTINE.schema,
+    "packages_staged": PACKAGES_SCHEMA,
+    "totals_staged": TOTALS_SCHEMA,
     "provinces": PROVINCES_INPUT,
 }
 
 Frame = pd.DataFrame | pa.Table
 COMPUTED = tuple(name for name in TABLES if name != "vintages")
 """The tables publish computes; the commit writes `vintages`."""
-STAGED = ("enterprises", "ledger", "quarantine")
+STAGED = ("enterprises", "ledger", "quarantine", "packages", "totals")
 """The staged tables publish reads, in the order of `FigureInputs`."""
 
 
@@ -89,6 +92,10 @@ class FigureInputs:
     enterprises: Frame
     ledger: Frame
     quarantine: Frame
+    packages: Frame | None = None
+    """The active packages (report_checks); none: no package checks."""
+    totals: Frame | None = None
+    """Declared and observed figures per active package (report_checks)."""
 
 
 def _relation(name: str, frame: Frame) -> pa.Table:
@@ -105,6 +112,10 @@ def _relation(name: str, frame: Frame) -> pa.Table:
     if missing:
         raise ValueError(f"relation {name} lacks columns {sorted(missing)}")
     return arrow.select(schema.names).cast(schema)
+
+
+def _optional(name: str, frame: Frame | None) -> pa.Table:
+    return RELATIONS[name].empty_table() if frame is None else _relation(name, frame)
 
 
 def _active_enterprises(enterprises: pa.Table, ledger: pa.Table, as_of: date) -> pa.Table:
@@ -124,6 +135,8 @@ def _staged_relations(inputs: FigureInputs, as_of: date) -> dict[str, pa.Table]:
         ),
         "ledger_staged": ledger,
         "quarantine_staged": _relation("quarantine_staged", inputs.quarantine),
+        "packages_staged": _optional("packages_staged", inputs.packages),
+        "totals_staged": _optional("totals_staged", inputs.totals),
         "provinces": pa.Table.from_pylist(
             [vars(p) for p in provinces().values()], schema=PROVINCES_INPUT
         ),
@@ -151,7 +164,8 @@ def _vintage(inputs: FigureInputs, as_of: date, campaign_start: date,
                   for name in (*derived, "returns_daily", "merged_counts")}
         con.register("returns_daily", tables["returns_daily"])
         con.register("merged_counts", tables["merged_counts"].cast(MERGED_COUNTS))
-        for name in ("national_summary", "enterprises_daily", "quarantine", "ledger"):
+        for name in ("national_summary", "enterprises_daily", "quarantine", "record_flags",
+                     "report_checks", "ledger"):
             tables[name] = run_query(con, name, values)
     finally:
         con.close()
@@ -277,12 +291,12 @@ def publish_as_of(settings: Settings, as_of: date, key_fingerprint: str | None =
     carried = None if increment is None else compute_increment(
         increment, as_of, settings.campaign_start)
     if carried is not None:
-        inputs = FigureInputs(None, None, *(staged_tables[t] for t in STAGED))
+        inputs = FigureInputs(None, None, *(staged_tables.get(t) for t in STAGED))
         tables = compute_by_increment(inputs, carried, as_of, settings.campaign_start)
     else:  # reads every delta of the chain: on an object store, those not mirrored yet
         mirror.pull(settings.staging, as_of)
         persons, record_person = read_linkage(settings.staging, as_of)
-        inputs = FigureInputs(persons, record_person, *(staged_tables[t] for t in STAGED))
+        inputs = FigureInputs(persons, record_person, *(staged_tables.get(t) for t in STAGED))
         tables = compute_segmented(inputs, as_of, settings.campaign_start, chain.deltas)
     summary = publish_tables(settings.warehouse, as_of, tables, Policy.from_settings(settings),
                              key_fingerprint)

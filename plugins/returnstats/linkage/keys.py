@@ -1,8 +1,10 @@
 """The pseudonymisation key behind `person_key` (SPEC §6, §9).
 
-The key is a secret, not a setting: the DAG reads it from an Airflow variable or connection
-and passes it in. Without one, a development key is generated once and kept beside the
-Airflow home so that reruns give the same person keys.
+The key is a secret, not a setting: the DAG reads it from the Airflow variable
+`returnstats_pseudonym_secret` (a name Airflow masks: it contains "secret") and passes it
+in. Keys fail closed: outside the embedded deployment (`RETURNSTATS_DEPLOYMENT=embedded`,
+set by the Makefile and the tests) a missing key stops the link task. Only the embedded
+deployment generates a development key, kept beside its Airflow home.
 """
 
 from __future__ import annotations
@@ -16,28 +18,44 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+KEY_VARIABLE = "returnstats_pseudonym_secret"
 KEY_ENV = "RETURNSTATS_PSEUDONYM_KEY"
 DEV_KEY_FILE = "returnstats_dev_key"
+
+
+class KeyMissing(RuntimeError):
+    """No pseudonymisation key outside the embedded deployment."""
 
 
 def _as_bytes(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else value.encode("utf-8")
 
 
+def embedded() -> bool:
+    return os.environ.get("RETURNSTATS_DEPLOYMENT", "").strip().lower() == "embedded"
+
+
 def resolve_key(explicit: str | bytes | None, airflow_home: Path | None) -> bytes:
-    """The key: explicit (from Airflow) → env `RETURNSTATS_PSEUDONYM_KEY` → a development
-    key in `<AIRFLOW_HOME>/returnstats_dev_key`, created on first use with mode 0600."""
+    """The key: explicit (from Airflow) → env `RETURNSTATS_PSEUDONYM_KEY` → in the embedded
+    deployment only, a development key in `<AIRFLOW_HOME>/returnstats_dev_key` (created on
+    first use, mode 0600). Anywhere else no key raises `KeyMissing`."""
     if explicit:
         return _as_bytes(explicit)
     from_env = os.environ.get(KEY_ENV)
     if from_env:
         return _as_bytes(from_env)
+    if not embedded():
+        raise KeyMissing(
+            f"no pseudonymisation key: set the Airflow variable {KEY_VARIABLE} (docker-compose "
+            f"passes RETURNSTATS_PSEUDONYM_SECRET from .env) or {KEY_ENV}. Person keys are "
+            "never made with a development key outside the embedded deployment "
+            "(RETURNSTATS_DEPLOYMENT=embedded).")
 
     home = airflow_home or Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
     path = Path(home) / DEV_KEY_FILE
     log.warning(
-        "No pseudonymisation key configured (Airflow variable or %s): using the development "
-        "key in %s. Person keys made with it must not be published.", KEY_ENV, path,
+        "No pseudonymisation key configured (Airflow variable %s or %s): using the "
+        "embedded deployment's development key in %s.", KEY_VARIABLE, KEY_ENV, path,
     )
     if path.exists():
         return path.read_text(encoding="utf-8").strip().encode("utf-8")

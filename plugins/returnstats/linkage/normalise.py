@@ -141,17 +141,16 @@ def id_birth_dates(leads: Column) -> pa.Array:
 
 
 @cache
-def _is_simplified(char: str) -> bool:
-    return _t2s().convert(char) == char
+def _simplified(char: str) -> str:
+    return _t2s().convert(char)
 
 
 def _one_name(value: str) -> str | None:
     text = unicodedata.normalize("NFKC", value)
     text = _NAME_DROP.sub("", text)
-    # OpenCC is slow per call and most names are already simplified: convert (phrase-aware)
-    # only names holding a character that changes.
-    if not all(_is_simplified(char) for char in text):
-        text = _t2s().convert(text)
+    # Character by character: a name is not a phrase (OpenCC's phrase table would turn the
+    # name 沈靜 into the word 沉静), and a cached character is converted once.
+    text = "".join(_simplified(char) for char in text)
     return text.lower() or None
 
 

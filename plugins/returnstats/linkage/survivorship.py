@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from returnstats.linkage.keys import person_keys
+from returnstats.privacy import public_record_id_sql
 from returnstats.warehouse.schema import PERSON_RETURNS
 
 RECORD_PERSON_COLUMNS = ["package", "file", "row_number", "record_id", "person_key", "merged"]
@@ -18,6 +19,8 @@ RECORD_PERSON_COLUMNS = ["package", "file", "row_number", "record_id", "person_k
 # A record's lineage in the source_records list and in an anchor: the package's province
 # and report date, the version (not in anchors), the record id.
 _PACKAGE_DAY = "province || '/' || strftime(report_date, '%Y%m%d')"
+# A record id that is an ID or phone number is published as row<row_number> (SPEC §6).
+_PUBLIC_ID = public_record_id_sql().replace("{", "{{").replace("}", "}}")  # PERSONS_SQL.format
 
 
 def _pick(column: str, preferred_role: str) -> str:
@@ -39,8 +42,8 @@ SELECT
     {_pick('destination_province', 'receiving')} AS destination_province,
     {_pick('employer_uscc', 'receiving')} AS employer_uscc,
     count(*)::BIGINT AS n_records,
-    list({_PACKAGE_DAY} || '/v' || version::VARCHAR || '/' || record_id
-         ORDER BY {_PACKAGE_DAY} || '/v' || version::VARCHAR || '/' || record_id) AS source_records
+    list({_PACKAGE_DAY} || '/v' || version::VARCHAR || '/' || {_PUBLIC_ID}
+         ORDER BY {_PACKAGE_DAY} || '/v' || version::VARCHAR || '/' || {_PUBLIC_ID}) AS source_records
 FROM {{records}}
 GROUP BY person
 ORDER BY person

@@ -17,6 +17,8 @@ from returnstats.reference import provinces
 
 PACKAGE_NAME = re.compile(r"^(?P<province>\d{2})_(?P<date>\d{8})_v(?P<version>[1-9]\d{0,8})$")
 SYMLINK = "package.symlink"
+SYMLINKED_FOLDER = "_symlinked-folder"
+"""Suffix of the ledger entry of a symlinked province folder (version 0: no package)."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,9 @@ def scan_landing(landing: Path, as_of: date | None = None,
     """Packages with report_date ≤ as_of (all if None), of one province if given.
 
     Sorted by (province, report_date, version). Entries that are not packages are
-    listed in `ignored` (only for the folders scanned); package-named symlinks and
-    names present both as a directory and as a `.zip` are listed in `rejected`.
+    listed in `ignored` (only for the folders scanned); package-named symlinks, names
+    present both as a directory and as a `.zip`, and (with `as_of`) a province folder
+    that is a symlink are listed in `rejected`.
     """
     landing = Path(landing)
     scan = LandingScan([], [], [])
@@ -87,7 +90,12 @@ def scan_landing(landing: Path, as_of: date | None = None,
     for entry in top:
         if province is not None and entry.name != province:
             continue
-        if entry.is_symlink():
+        if entry.is_symlink() and entry.name in known and as_of is not None:
+            # Whatever the province meant to deliver is behind it: recorded, never followed.
+            scan.rejected.append(RejectedEntry(
+                f"{entry.name}_{as_of:%Y%m%d}{SYMLINKED_FOLDER}", entry.name, as_of, 0, SYMLINK,
+                f"the province folder {entry.name} is a symbolic link; it is not followed"))
+        elif entry.is_symlink():
             scan.ignored.append(IgnoredEntry(entry.name, SYMLINK))
         elif not entry.is_dir(follow_symlinks=False):
             scan.ignored.append(IgnoredEntry(entry.name, "not a province folder"))

@@ -14,6 +14,7 @@ import math
 import os
 import stat
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -27,6 +28,7 @@ from returnstats.reports.columns import REQUIRED, canonical_column
 from returnstats.reports.errors import PackageRejected
 from returnstats.reports.landing import PackageRef
 from returnstats.reports.readers import ParsedFile, json_depth, parse_file
+from returnstats.reports.regular import NOT_REGULAR, NotRegular, kind_of, open_regular
 
 MANIFEST = "manifest.json"
 SCHEMA_PATH = INCLUDE / "schemas" / "manifest.schema.json"
@@ -52,8 +54,10 @@ class Package:
     files: dict[str, RawFile]
 
 
-def read_package(ref: PackageRef, limits: Limits) -> Package:
-    """The package's manifest and files; raises `PackageRejected`."""
+def read_package(ref: PackageRef, limits: Limits,
+                 reading: Callable[[str], None] | None = None) -> Package:
+    """The package's manifest and files; raises `PackageRejected`. `reading` is told the
+    name of each file before it is read (`isolation` names it if the reader dies)."""
     source = _ZipSource(ref, limits) if ref.is_zip else _DirectorySource(ref, limits)
     with source:
         manifest_bytes = source.read(MANIFEST, limits.manifest_max_bytes)
@@ -68,6 +72,8 @@ def read_package(ref: PackageRef, limits: Limits) -> Package:
         files: dict[str, RawFile] = {}
         for listed in manifest["files"]:
             kind, name = listed["kind"], listed["name"]
+            if reading is not None:
+                reading(name)
             data = source.read(name, source.file_limit)
             if data is None:
                 raise PackageRejected("package.file.missing",
@@ -302,6 +308,12 @@ class _DirectorySource:
                                               relative)
                     if entry.is_dir(follow_symlinks=False):
                         pending.append(Path(entry.path))
+                    elif not entry.is_file(follow_symlinks=False):
+                        relative = Path(entry.path).relative_to(root).as_posix()
+                        what = kind_of(entry.stat(follow_symlinks=False).st_mode)
+                        raise PackageRejected(NOT_REGULAR,
+                                              f"{self.ref.name}/{relative} is {what}; only "
+                                              "regular files are read", relative)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -311,16 +323,24 @@ class _DirectorySource:
         """At most limit + 1 bytes of a regular file directly in the package, or None."""
         path = self.ref.path / name
         try:
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                return None
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = open_regular(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except NotRegular as exc:
+            if exc.what == "a directory":
+                return None
+            raise PackageRejected(NOT_REGULAR, f"{name} is {exc.what}; only regular files "
+                                  "are read", name) from None
         except OSError as exc:
             raise PackageRejected("package.file.unparseable",
                                   f"{name}: cannot be opened ({exc.strerror})", name) from None
         with os.fdopen(fd, "rb") as handle:
-            return handle.read(limit + 1)
+            # read(n) reserves n bytes at once: ask for the size the file has, then for
+            # what it may have grown by, never for the whole limit.
+            data = handle.read(min(limit, os.fstat(handle.fileno()).st_size) + 1)
+            while len(data) <= limit and (more := handle.read(min(limit + 1 - len(data), 1 << 24))):
+                data += more
+            return data
 
 
 def _unsafe_zip_name(name: str) -> bool:
@@ -351,10 +371,13 @@ class _ZipSource:
         try:
             if stat.S_ISLNK(os.lstat(path).st_mode):
                 raise PackageRejected("package.symlink", f"{path.name} is a symbolic link")
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = open_regular(path)
             self.archive = zipfile.ZipFile(os.fdopen(fd, "rb"))
         except PackageRejected:
             raise
+        except NotRegular as exc:
+            raise self._reject(NOT_REGULAR, f"is {exc.what}; only regular files are read") \
+                from None
         except Exception as exc:  # zipfile on untrusted bytes: BadZipFile, struct.error, …
             raise self._reject("package.file.unparseable",
                                f"not a readable zip ({type(exc).__name__})") from None

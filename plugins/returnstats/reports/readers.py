@@ -8,6 +8,7 @@ headers and trims the cells.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import json
@@ -24,6 +25,7 @@ import pandas as pd
 from returnstats.config import Limits
 from returnstats.reports.columns import canonical_column
 from returnstats.reports.errors import PackageRejected
+from returnstats.reports.xlsx_bounds import TOO_MANY_COLUMNS, check_xlsx_bounds
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _MAX_FLOAT_INT = 2**53  # beyond this a float cannot hold every integer: Excel lost digits
@@ -47,6 +49,10 @@ Reader = Callable[[bytes, str, str, Limits], ParsedFile]
 
 def _reject(reason: str, file: str, detail: str) -> PackageRejected:
     return PackageRejected(reason, f"{file}: {detail}", file)
+
+
+def _too_many_columns(file: str, what: str, limits: Limits) -> PackageRejected:
+    return _reject(TOO_MANY_COLUMNS, file, f"{what} has more than {limits.max_columns} columns")
 
 
 def _short(text: object, width: int = 60) -> str:
@@ -149,8 +155,28 @@ def _no_field_can_be_too_long(body: bytes, limit: int) -> bool:
 
 # ---------------------------------------------------------------- CSV
 
+def _check_csv_width(body: bytes, file: str, limits: Limits) -> None:
+    """The first non-blank record (the header) within the column limit, read as a stream:
+    the parser sizes every row to it, so a wide header would grow with rows × columns.
+    Longer rows fail the parser afterwards."""
+    text = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8", newline="")
+    try:
+        header = next((row for row in csv.reader(text) if row), [])
+    except csv.Error as exc:
+        if "field limit" in str(exc):  # a header field past the csv module's 128 Ki characters
+            raise _field_too_long(file, "header", "a column", _FIELD_LIMIT_CHARS) from None
+        raise _reject("package.file.unparseable", file,
+                      f"not a well-formed CSV ({_short(exc, 160)})") from None
+    if len(header) > limits.max_columns:
+        raise _too_many_columns(file, "the header", limits)
+
+
+_FIELD_LIMIT_CHARS = csv.field_size_limit()
+
+
 def read_csv(data: bytes, file: str, kind: str, limits: Limits) -> ParsedFile:
     body = decode_text(data, file)
+    _check_csv_width(body, file, limits)
     try:
         # The C parser, everything as text, nothing turned into NaN: values stay as given.
         frame = pd.read_csv(io.BytesIO(body), header=None, dtype=object, na_filter=False,
@@ -191,12 +217,19 @@ def _xlsx_cell(value: object) -> str:
 
 
 def _check_xlsx_container(data: bytes, file: str, limits: Limits) -> None:
-    """An xlsx is a zip: bound its expansion before the xlsx library inflates it."""
+    """An xlsx is a zip: bound its expansion, then its ranges and shared strings
+    (`xlsx_bounds`), before the xlsx library inflates it."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            infos = archive.infolist()
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
         raise _reject("package.file.unparseable", file, "not an xlsx (zip) file") from None
+    with archive:
+        _check_xlsx_sizes(infos, file, limits)
+        check_xlsx_bounds(archive, file, limits)
+
+
+def _check_xlsx_sizes(infos: list[zipfile.ZipInfo], file: str, limits: Limits) -> None:
     total = 0
     for info in infos:
         total += info.file_size
@@ -292,6 +325,8 @@ def _json_records(objects: list[dict], row_numbers: list[int], file: str, kind: 
         for key in obj:
             if key not in headers:
                 headers[key] = None
+                if len(headers) > limits.max_columns:  # before any column is built
+                    raise _too_many_columns(file, "the union of the objects' keys", limits)
     columns = [np.array([_json_cell(obj.get(key)) for obj in objects], dtype=object)
                for key in headers]
     parsed = ParsedFile(list(headers), columns, np.array(row_numbers, dtype=np.int64))

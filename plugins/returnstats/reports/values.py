@@ -71,6 +71,38 @@ def _by_distinct(s: pd.Series, parse: Callable[[str], object], dtype: str = "obj
     return result
 
 
+def categorical(present: np.ndarray, codes: np.ndarray, values: np.ndarray,
+                 index: pd.Index) -> pd.Series:
+    """A categorical Series whose present cells take `values[codes]` (values may repeat)."""
+    value_codes, categories = pd.factorize(values)
+    full = np.full(len(present), -1, dtype=np.int32)
+    full[present] = value_codes[codes]
+    return pd.Series(pd.Categorical.from_codes(full, categories=categories), index=index)
+
+
+def derive(s: pd.Series, function: Callable[[str], object]) -> pd.Series:
+    """`function` of each value of the categorical Series `s`, as a categorical Series."""
+    codes = s.cat.codes.to_numpy()
+    present = codes >= 0
+    derived = np.array([function(v) for v in s.cat.categories], dtype=object)
+    return categorical(present, codes[present], derived, s.index)
+
+
+def canonical(s: pd.Series, parse: Callable[[str], object]) -> pd.Series:
+    """`parse(value)` where it gives a value, else the value as given, as a categorical
+    Series (one parse per distinct value; few distinct values are cheap to compare,
+    filter and take)."""
+    present, codes, uniques = _distinct(s)
+    out = np.empty(len(uniques), dtype=object)
+    for i, value in enumerate(uniques):
+        try:
+            parsed = parse(str(value))
+        except Exception:  # a parser never raises on bad input: the value stays as given
+            parsed = None
+        out[i] = value if parsed is None else parsed
+    return categorical(present, codes, out, s.index)
+
+
 def map_distinct(s: pd.Series, function: Callable[[str], object]) -> pd.Series:
     """`function` applied once per distinct non-empty value (object Series; None where the
     cell is empty or `function` fails)."""
@@ -138,15 +170,33 @@ def _day_number(text: str) -> int:
 def parse_datetime64(s: pd.Series) -> pd.Series:
     """`parse_date` as datetime64[s], NaT where absent or unparseable (one parse per
     distinct value)."""
+    return parse_dates_keeping_text(s)[0]
+
+
+def parse_dates_keeping_text(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """`parse_datetime64(s)` and the text as given, as a categorical Series."""
     present, codes, uniques = _distinct(s)
     days = np.fromiter(map(_day_number, map(str, uniques)), dtype=np.int64, count=len(uniques))
     parsed = days.view("datetime64[D]").astype("datetime64[s]")
     out = np.full(len(present), np.datetime64("NaT"), dtype="datetime64[s]")
     out[present] = parsed[codes]
-    return pd.Series(out, index=s.index, dtype="datetime64[s]")
+    return (pd.Series(out, index=s.index, dtype="datetime64[s]"),
+            categorical(present, codes, uniques, s.index))
 
 
 # ---------------------------------------------------------------- code lists
+
+def mode_of(text: str) -> str | None:
+    return _MODE_LOOKUP.get(_fold(text))
+
+
+def sex_of(text: str) -> str | None:
+    return _SEXES.get(_fold(text))
+
+
+def risk_of(text: str) -> str | None:
+    return _RISKS.get(_fold(text))
+
 
 def parse_mode(s: pd.Series) -> pd.Series:
     """Canonical mode (special_train, chartered_bus, train_carriage, charter_flight) or None."""
@@ -230,6 +280,19 @@ def normalise_phone(s: pd.Series) -> pd.Series:
     array = pc.replace_substring_regex(array, r"^(?:\+86|0086)", "")
     mobile = pc.fill_null(pc.match_substring_regex(array, r"^1[3-9][0-9]{9}$"), False)
     return _from_arrow(pc.if_else(mobile, array, pa.scalar(None, array.type)), s.index)
+
+
+def normalise_phone_text(s: pd.Series) -> pd.Series:
+    """The phone text without separators or a +86/0086 prefix, half-width (None if empty);
+    whether it is a mainland mobile number is the phone rule's verdict."""
+    array = pc.utf8_normalize(_to_arrow(s), "NFKC")
+    array = pc.replace_substring_regex(array, r"[\s\-().]+", "")
+    return _from_arrow(pc.replace_substring_regex(array, r"^(?:\+86|0086)", ""), s.index)
+
+
+def uscc_of(text: str) -> str:
+    """One credit code upper-case, half-width, without whitespace."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper()
 
 
 def normalise_uscc(s: pd.Series) -> pd.Series:
@@ -325,6 +388,11 @@ def is_valid_id(s: pd.Series) -> pd.Series:
     distinct county.
     """
     return pd.Series(_id_validity(_arrow_id(s)), index=s.index, dtype=bool)
+
+
+def is_valid_normalised_id(s: pd.Series) -> pd.Series:
+    """`is_valid_id` for ID numbers already normalised (`normalise_id`)."""
+    return pd.Series(_id_validity(_to_arrow(s)), index=s.index, dtype=bool)
 
 
 def check_ids(s: pd.Series) -> tuple[pd.Series, pd.Series]:

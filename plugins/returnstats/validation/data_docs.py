@@ -117,4 +117,29 @@ def _build(folder: Path, as_of: date, results: list[tuple[str, str, bytes]]) -> 
         # (the store loads dicts on read), which spares re-serialising every result.
         store.store_backend.set(store.key_to_tuple(key), payload)
     context.build_data_docs(site_names=[SITE_NAME])
+    for page in folder.rglob("*.html"):
+        make_offline(page)
     return folder / "index.html"
+
+
+# GX's page templates load Bootstrap, jQuery, Vega and fonts from public CDNs, which a
+# statistics office network does not reach: those tags are removed and the pages use the
+# site's own stylesheet (static/styles/, written by GX) instead; links out are kept as text.
+_REMOTE_TAG = re.compile(
+    r"<(?:link|script)\b[^>]*\b(?:href|src)\s*=\s*[\"']?(?:https?:)?//[^>]*>(?:\s*</script>)?",
+    re.I)
+_REMOTE_LINK = re.compile(r"\bhref\s*=\s*([\"'])(?:https?:)?//[^\"']*\1", re.I)
+_REMOTE_URL = re.compile(r"(?:https?:)?//[A-Za-z0-9.-]+\.[a-z]{2,}/[^\s\"')]*")
+_OFFLINE_STYLE = ("<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+                  "td,th{border:1px solid #ccc;padding:.2em .4em}.hide,.d-none{display:none}"
+                  "</style>")
+
+
+def make_offline(page: Path) -> None:
+    """Rewrite one Data Docs page so that it references no resource on the network."""
+    html = page.read_text(encoding="utf-8")
+    html = _REMOTE_TAG.sub("", html)
+    html = _REMOTE_LINK.sub('href="#"', html)
+    html = _REMOTE_URL.sub("", html)
+    html = html.replace("</head>", _OFFLINE_STYLE + "</head>", 1)
+    page.write_text(html, encoding="utf-8")

@@ -18,9 +18,10 @@ from typing import Any
 import pandas as pd
 
 from returnstats.config import Settings
-from returnstats.reports.errors import PackageRejected
+from returnstats.reports.isolation import read_isolated
 from returnstats.reports.landing import PackageRef, RejectedEntry, scan_landing
-from returnstats.reports.package import Package, census, read_package
+from returnstats.reports.regular import NotRegular, open_regular
+from returnstats.reports.values import MODES
 from returnstats.validation.data_docs import save_result
 from returnstats.validation.ledger import NO_FILE, LedgerEntry, ledger_frame
 from returnstats.validation.prepare import (
@@ -53,9 +54,7 @@ def landing_sha256(path: Path) -> str:
         if path.is_symlink():
             digest.update(b"symlink:" + os.readlink(path).encode())
         else:
-            with open(path, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
+            _hash_regular(path, digest, digest)
         return digest.hexdigest()
     for root, dirs, files in os.walk(path, followlinks=False):
         dirs.sort()
@@ -67,11 +66,23 @@ def landing_sha256(path: Path) -> str:
                 digest.update(b"\0symlink:" + os.readlink(full).encode())
                 continue
             file_digest = hashlib.sha256()
-            with open(full, "rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    file_digest.update(chunk)
-            digest.update(b"\0sha256:" + file_digest.digest())
+            if _hash_regular(full, file_digest, digest):
+                digest.update(b"\0sha256:" + file_digest.digest())
     return digest.hexdigest()
+
+
+def _hash_regular(path: str | Path, content, listing) -> bool:
+    """Feed a regular file's bytes to `content`; anything else (a fifo, a socket: never
+    opened, it could block) only adds its kind to `listing`. True for a regular file."""
+    try:
+        fd = open_regular(path)
+    except NotRegular as exc:
+        listing.update(b"\0special:" + exc.what.encode())
+        return False
+    with os.fdopen(fd, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            content.update(chunk)
+    return True
 
 
 def ingest_province(settings: Settings, province: str, as_of: date) -> dict[str, Any]:
@@ -130,12 +141,11 @@ def _ingest_package(settings: Settings, ref: PackageRef, as_of: date) -> dict[st
     if in_conflict and (staged := read_meta(settings.staging, conflict_name)) is not None:
         return _reuse(settings, conflict_name, staged)
 
-    package: Package | None = None
-    rejection: PackageRejected | None = None
-    try:
-        package = read_package(ref, settings.limits)
-    except PackageRejected as exc:
-        rejection = exc
+    reading = read_isolated(ref, settings.limits)
+    package, rejection = reading.package, reading.rejection
+    log.info("package %s read in a child process: peak %d MiB, %d MiB more than it started "
+             "with", ref.name, reading.peak_rss_bytes >> 20, reading.added_rss_bytes >> 20,
+             extra={"reader_added_rss": reading.added_rss_bytes, "package": ref.name})
 
     if in_conflict and package is not None and \
             package.content_sha256 == existing.get("content_sha256"):
@@ -149,7 +159,7 @@ def _ingest_package(settings: Settings, ref: PackageRef, as_of: date) -> dict[st
     if rejection is not None or in_conflict:
         if rejection is not None:
             reason, detail = rejection.reason, rejection.detail
-            entries = [LedgerEntry(f.name, f.rows, 0, 0) for f in census(ref, settings.limits)]
+            entries = [LedgerEntry(f.name, f.rows, 0, 0) for f in reading.census]
             entries = entries or [LedgerEntry(rejection.file or NO_FILE, 0, 0, 0)]
         else:
             reason = CONFLICT
@@ -188,10 +198,27 @@ def _ingest_package(settings: Settings, ref: PackageRef, as_of: date) -> dict[st
         tables["quarantine"] = pd.concat(quarantine, ignore_index=True)
     meta = _meta(ref.name, ref.province, ref.report_date, ref.version, "accepted", None, None,
                  as_of, landing_sha, content_sha, files)
+    meta["declared_totals"] = package.manifest.get("declared_totals")
+    meta["observed_totals"] = observed_totals(tables.get("workers"), tables.get("enterprises"))
     tables["ledger"] = ledger_frame(ref.name, ref.province, ref.report_date, ref.version,
                                     "accepted", None, entries)
     write_package(settings.staging, ref.name, meta, tables)
     return _summary(ref.name, meta, tables["ledger"], False)
+
+
+def observed_totals(workers: pd.DataFrame | None,
+                    enterprises: pd.DataFrame | None) -> dict[str, Any]:
+    """The figures of SPEC §2.1 `declared_totals`, counted over the accepted records: worker
+    records by mode, and key enterprise records whose workers_supplied ≥ labour_gap."""
+    modes = workers["mode"].astype(object).value_counts() if workers is not None else {}
+    resolved = 0
+    if enterprises is not None and len(enterprises):
+        key = enterprises["key_enterprise"].astype(object).eq(True)
+        supplied = enterprises["workers_supplied"].astype("Int64")
+        resolved = int((key & (supplied >= enterprises["labour_gap"].astype("Int64"))
+                        .fillna(False)).sum())
+    return {"returns_by_mode": {mode: int(modes.get(mode, 0)) for mode in MODES},
+            "key_enterprises_resolved": resolved}
 
 
 def _ingest_rejected_entry(settings: Settings, entry: RejectedEntry,

@@ -1,8 +1,10 @@
 """Findings to quarantine rows, and the split of a file into accepted and quarantined rows.
 
 An error finding takes the row out of the accepted set; a warning leaves it accepted and
-flagged (the prepared frame already treats a flagged optional value as absent). A row
-breaking several rules gets one quarantine row per rule and is counted once.
+flagged, and the columns its expectation names in `treated_as_absent` are staged as null
+on that row. A row breaking several rules gets one finding row per rule and is counted
+once. The staged findings hold both severities; publish writes the errors to
+`quarantine` and the warnings to `record_flags` (SPEC §6).
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from returnstats.privacy import (
+    PERSONAL_DETAIL,
+    PERSONAL_RECORD_ID,
+    personal_mask,
+    public_record_ids,
+)
 from returnstats.validation.prepare import FileContext
-from returnstats.validation.suites import RuleFinding
+from returnstats.validation.suites import Rule, RuleFinding
 from returnstats.warehouse.schema import QUARANTINE
 
 log = logging.getLogger(__name__)
 
 QUARANTINE_COLUMNS = QUARANTINE.column_names
+PERSONAL_RULE = Rule(PERSONAL_RECORD_ID, "warning", PERSONAL_DETAIL)
 
 
 @dataclass
@@ -42,12 +51,31 @@ def record_key_column(kind: str) -> str:
     return "record_id" if kind == "workers" else "enterprise_uscc_raw"
 
 
+def _blank_absent(accepted: pd.DataFrame, findings: list[RuleFinding]) -> pd.DataFrame:
+    """`accepted` with the values warnings treat as absent set to null."""
+    blanks = [f for f in findings if f.rule.absent and f.row_numbers.size]
+    if not blanks:
+        return accepted
+    accepted = accepted.copy(deep=False)  # new columns replace, never write into, old ones
+    rows = accepted["row_number"].to_numpy(dtype="int64")
+    for finding in blanks:
+        flagged = np.isin(rows, finding.row_numbers)
+        for column in finding.rule.absent:
+            values = accepted[column]
+            # Text keeps None for missing (what the staging writer expects).
+            accepted[column] = values.mask(flagged, None if values.dtype == object else np.nan)
+    return accepted
+
+
 def split_file(kind: str, prepared: pd.DataFrame, findings: list[RuleFinding],
                ctx: FileContext) -> FileOutcome:
     """Accepted rows and quarantine rows of one validated file."""
     row_numbers = prepared["row_number"].to_numpy(dtype="int64")
-    keys = prepared[record_key_column(kind)].to_numpy(dtype=object)
+    raw_keys = prepared[record_key_column(kind)].to_numpy(dtype=object)
+    keys = public_record_ids(raw_keys, row_numbers)  # SPEC §6: no ID or phone published
     position = pd.Series(np.arange(len(prepared)), index=row_numbers)
+    if kind == "workers":
+        findings = [*findings, RuleFinding(PERSONAL_RULE, row_numbers[personal_mask(raw_keys)])]
 
     frames = []
     error_rows: list[np.ndarray] = []
@@ -89,7 +117,7 @@ def split_file(kind: str, prepared: pd.DataFrame, findings: list[RuleFinding],
 
     errors = np.unique(np.concatenate(error_rows)) if error_rows else np.empty(0, "int64")
     keep = ~np.isin(row_numbers, errors)
-    accepted = prepared[keep]
+    accepted = _blank_absent(prepared[keep], findings)
     return FileOutcome(
         accepted=accepted,
         quarantine=quarantine,

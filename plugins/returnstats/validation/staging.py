@@ -95,6 +95,8 @@ def to_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     for f in schema:
         column = frame[f.name] if f.name in frame.columns else pd.Series(
             [None] * len(frame), dtype=object)
+        if isinstance(column.dtype, pd.CategoricalDtype):  # prepared codes with few values
+            column = pd.Series(column.to_numpy(dtype=object, na_value=None), index=column.index)
         if pa.types.is_date32(f.type) and pd.api.types.is_datetime64_any_dtype(column):
             array = pa.array(column.to_numpy(dtype="datetime64[s]"),
                              mask=column.isna().to_numpy(), type=pa.timestamp("s"))
@@ -128,14 +130,16 @@ def write_package(staging: Root, name: str, meta: dict[str, Any],
                                                                           handle))
         return put_atomic(location, f"{PACKAGES}/{name}/{META}", meta_bytes)
     root = packages_dir(staging)
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    tmp.mkdir(mode=0o700)
     try:
         for table, arrow in arrows.items():
             with open(tmp / FILES[table], "wb") as handle:
                 _write_to(arrow, FILES[table], handle)
         (tmp / META).write_bytes(meta_bytes)
+        for path in tmp.iterdir():  # personal data: the owner's alone (docs/security.md)
+            path.chmod(0o600)
         target = root / name
         old = None
         if target.exists():
@@ -234,7 +238,8 @@ class StagedData:
     """`enterprises`: the enterprise rows of the active packages; `quarantine`: all
     quarantine rows of staged packages with report_date ≤ D; `ledger`: all their ledger
     rows, lower accepted versions `superseded` here, with nothing accepted and the
-    superseding package as reason."""
+    superseding package as reason; `packages` and `totals`: the active packages and their
+    declared and observed figures (SPEC §3.3)."""
     packages: list[dict[str, Any]]
     """meta.json of each staged package with report_date ≤ D, plus `active` (bool)."""
 
@@ -299,6 +304,47 @@ def read_many(staging: Root, names: list[str], table: str) -> pa.Table:
     return pa.concat_tables([SCHEMAS[table].empty_table(), *parts])
 
 
+PACKAGES_SCHEMA = pa.schema([
+    ("package", _S), ("province", _S), ("report_date", _D), ("version", _I),
+    ("first_processed_as_of", _D),
+])
+TOTALS_SCHEMA = pa.schema([("package", _S), ("figure", _S), ("declared", _I), ("observed", _I)])
+
+
+def package_totals(totals: dict[str, Any] | None) -> dict[str, int]:
+    """`declared_totals` of SPEC §2.1 as flat figures: returns_by_mode.<mode>,
+    key_enterprises_resolved."""
+    if not totals:
+        return {}
+    figures = {f"returns_by_mode.{mode}": n
+               for mode, n in (totals.get("returns_by_mode") or {}).items()}
+    if "key_enterprises_resolved" in totals:
+        figures["key_enterprises_resolved"] = totals["key_enterprises_resolved"]
+    return figures
+
+
+def _packages_table(active: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist([{
+        "package": m["package"], "province": m["province"],
+        "report_date": date.fromisoformat(m["report_date"]), "version": m["version"],
+        "first_processed_as_of": date.fromisoformat(m["first_processed_as_of"]),
+    } for m in active], schema=PACKAGES_SCHEMA)
+
+
+def _totals_table(active: list[dict[str, Any]]) -> pa.Table:
+    """Declared against observed figures of the active packages that declared totals (a
+    package staged before ingest counted its figures has none)."""
+    rows = []
+    for meta in active:
+        observed = package_totals(meta.get("observed_totals"))
+        if not observed:
+            continue
+        for figure, declared in package_totals(meta.get("declared_totals")).items():
+            rows.append({"package": meta["package"], "figure": figure, "declared": declared,
+                         "observed": observed.get(figure, 0)})
+    return pa.Table.from_pylist(rows, schema=TOTALS_SCHEMA)
+
+
 def read_staged(settings: Settings, as_of: date) -> StagedData:
     """The staged packages with report_date ≤ as_of (see `StagedData`)."""
     metas = staged_metas(settings, as_of)
@@ -317,6 +363,8 @@ def read_staged(settings: Settings, as_of: date) -> StagedData:
                                      [m["staged_as"] for m in metas if m["active"]], "enterprises"),
             "quarantine": read_many(settings.staging, names, "quarantine"),
             "ledger": _mark_superseded(read_many(settings.staging, names, "ledger"), superseded),
+            "packages": _packages_table([m for m in metas if m["active"]]),
+            "totals": _totals_table([m for m in metas if m["active"]]),
         },
         packages=metas,
     )

@@ -1,9 +1,14 @@
-"""Run the record-rule suites of `include/expectations/` on a prepared frame (SPEC §3.2).
+"""Run the record-rule suites of the GX project in `include/gx/` on a prepared frame
+(SPEC §3.2): the expectations decide.
 
-Each expectation carries its rule id, severity and a human detail in `meta`; the runner
-turns a Great Expectations validation result into the row numbers each rule flagged.
-One ephemeral GX context serves the whole process: suites are plain JSON in the
-repository, nothing is stored in a GX project.
+Each expectation carries its rule id, severity and a human detail in `meta` (and, for a
+warning, `treated_as_absent`: the columns staged as null on a flagged row); several
+expectations may share one rule id. The runner turns a Great Expectations validation
+result into the row numbers each rule flagged, through the frame's index (the row
+numbers), which GX reports as each expectation's `unexpected_index_list`. Adding an
+expectation with a new rule id to a suite file adds a rule: no code knows the ids.
+One process-wide GX context validates; the suites are the project's expectation store
+(`include/gx/expectations/`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from returnstats.config import INCLUDE
 
 log = logging.getLogger(__name__)
 
-EXPECTATIONS_DIR = INCLUDE / "expectations"
+GX_PROJECT = INCLUDE / "gx"
+EXPECTATIONS_DIR = GX_PROJECT / "expectations"
 KINDS = ("workers", "enterprises")
 SEVERITIES = ("error", "warning")
 
@@ -41,6 +47,8 @@ class Rule:
     rule_id: str
     severity: str
     detail: str
+    absent: tuple[str, ...] = ()
+    """Columns staged as null on a row this (warning) rule flags."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,13 @@ class SuiteRun:
     """JSON-able validation result without unexpected values (for Data Docs)."""
 
 
+def suite_name(kind: str) -> str:
+    return f"returnstats.{kind}"
+
+
 def suite_path(kind: str) -> Path:
-    return EXPECTATIONS_DIR / f"{kind}.json"
+    """The suite's file in GX's expectation store (a dot in a name is a folder)."""
+    return Path(EXPECTATIONS_DIR, *suite_name(kind).split(".")).with_suffix(".json")
 
 
 @cache
@@ -71,8 +84,14 @@ def _suite_json(kind: str) -> str:
 
 
 def suite_rules(kind: str) -> list[Rule]:
-    """The rules of a suite, in suite order."""
-    return [_rule(e["meta"]) for e in json.loads(_suite_json(kind))["expectations"]]
+    """The rules of a suite, in order of first use (one per rule id)."""
+    rules: dict[str, Rule] = {}
+    for expectation in json.loads(_suite_json(kind))["expectations"]:
+        rule = _rule(expectation["meta"])
+        if rules.setdefault(rule.rule_id, rule) != rule:
+            raise ValueError(f"{rule.rule_id}: expectations of one rule disagree on its "
+                             "severity, detail or absent columns")
+    return list(rules.values())
 
 
 def _condition_columns(condition: Any) -> set[str]:
@@ -90,14 +109,16 @@ def suite_columns(kind: str) -> tuple[str, ...]:
     columns: list[str] = []
     for expectation in json.loads(_suite_json(kind))["expectations"]:
         kwargs = expectation["kwargs"]
-        used = {kwargs["column"]} if "column" in kwargs else set()
+        used = {kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs}
+        used |= set(kwargs.get("column_list", ()))
         used |= _condition_columns(kwargs.get("row_condition"))
         columns += sorted(used - set(columns))
     return tuple(columns)
 
 
 def _rule(meta: dict[str, Any]) -> Rule:
-    rule = Rule(meta["rule_id"], meta["severity"], meta["detail"])
+    rule = Rule(meta["rule_id"], meta["severity"], meta["detail"],
+                tuple(meta.get("treated_as_absent", ())))
     if rule.severity not in SEVERITIES:
         raise ValueError(f"{rule.rule_id}: severity must be one of {SEVERITIES}")
     return rule
@@ -109,7 +130,15 @@ class _Runner:
     def __init__(self) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.execution_engine import pandas_execution_engine
 
+        import returnstats.validation.expectations  # noqa: F401 — registers the custom ones
+
+        # GX fingerprints a batch by hashing every cell (a batch marker, unused here) on
+        # each get_batch, as long as the frame is below this size; for a million rows of
+        # ID numbers, names and raw dates that costs seconds per validation. GX skips it
+        # for large frames anyway: treat every frame as large.
+        pandas_execution_engine.HASH_THRESHOLD = 0
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = self.context.data_sources.add_pandas("returnstats_prepared")
@@ -123,6 +152,15 @@ class _Runner:
 
 _runner: _Runner | None = None
 _runner_lock = threading.Lock()
+
+
+def reload_suites() -> None:
+    """Read the suite files again on next use (after `EXPECTATIONS_DIR` changed)."""
+    global _runner
+    with _runner_lock:
+        _runner = None
+        _suite_json.cache_clear()
+        suite_columns.cache_clear()
 
 
 def _get_runner() -> _Runner:
@@ -143,7 +181,7 @@ def run_suite(kind: str, prepared: pd.DataFrame) -> SuiteRun:
     rules = suite_rules(kind)
     if prepared.empty:
         return SuiteRun(kind, [RuleFinding(r, np.empty(0, dtype="int64")) for r in rules],
-                        {"suite": f"returnstats.{kind}", "success": True, "rows": 0,
+                        {"suite": suite_name(kind), "success": True, "rows": 0,
                          "results": []})
     # Only the columns the rules read go to GX: it fingerprints and filters the whole frame.
     # The row numbers become the (unnamed) index: GX then reports unexpected rows as a plain
@@ -176,29 +214,35 @@ def run_suite(kind: str, prepared: pd.DataFrame) -> SuiteRun:
                 result_format={"result_format": "COMPLETE",
                                "return_unexpected_index_query": False},
             )
-    detailed = {_rule(r.expectation_config.meta).rule_id: r for r in (second.results if second else [])}
-    findings = []
-    for passed in first.results:
-        rule = _rule(passed.expectation_config.meta)
-        expectation_result = detailed.get(rule.rule_id, passed)
-        if not expectation_result.success and \
-                "unexpected_count" not in (expectation_result.result or {}):
+    detailed = {_key(r.expectation_config): r for r in (second.results if second else [])}
+    results = [r if r.success else detailed[_key(r.expectation_config)]
+               for r in first.results]
+    rows: dict[str, list[np.ndarray]] = {rule.rule_id: [] for rule in rules}
+    for expectation_result in results:
+        rule = _rule(expectation_result.expectation_config.meta)
+        result = expectation_result.result or {}
+        if not expectation_result.success and "unexpected_count" not in result:
             # A broken expectation must not pass silently as "no finding".
             raise RuntimeError(f"rule {rule.rule_id} could not be evaluated: "
                                f"{expectation_result.exception_info}")
-        found = (expectation_result.result or {}).get("unexpected_index_list") or []
-        findings.append(RuleFinding(rule, np.unique(np.asarray(found, dtype="int64"))))
+        rows[rule.rule_id].append(np.asarray(result.get("unexpected_index_list") or [],
+                                             dtype="int64"))
         for key in _PRIVATE_RESULT_KEYS:
-            (expectation_result.result or {}).pop(key, None)
-    result = first
-    result.results = [detailed.get(_rule(r.expectation_config.meta).rule_id, r)
-                      for r in first.results]
-    return SuiteRun(kind, findings, _summary(kind, result, len(prepared)))
+            result.pop(key, None)
+    findings = [RuleFinding(rule, np.unique(np.concatenate(rows[rule.rule_id])))
+                for rule in rules]
+    first.results = results
+    return SuiteRun(kind, findings, _summary(kind, first, len(prepared)))
+
+
+def _key(config: Any) -> str:
+    """What tells two expectations of a suite apart (two may share a rule id)."""
+    return json.dumps([config.type, config.kwargs], sort_keys=True, default=str)
 
 
 def _summary(kind: str, result: Any, rows: int) -> dict[str, Any]:
     """The validation result as JSON; the unexpected values were removed beforehand."""
     payload = result.to_json_dict()
-    payload["suite"] = f"returnstats.{kind}"
+    payload["suite"] = suite_name(kind)
     payload["rows"] = rows
     return payload

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from returnstats.reference import provinces
 from returnstats.warehouse.commits import Commit, current_commits
 from returnstats.warehouse.duckdb_access import open_store
 from returnstats.warehouse.location import TMP_DIR, Location, Root, locate, put_atomic
@@ -99,10 +100,34 @@ HAVING arg_min(value, as_of) IS DISTINCT FROM arg_max(value, as_of)
 """
 
 
+def revision_history_view_sql() -> str:
+    """Every published (approved) value of each national figure, by vintage, with the
+    change from the previous published value (null for the first)."""
+    figures = ", ".join(_quote_ident(f) for f in REVISED_FIGURES)
+    return f"""
+SELECT date, figure, as_of, CAST(value AS BIGINT) AS value,
+       CAST(value - lag(value) OVER (PARTITION BY date, figure ORDER BY as_of) AS BIGINT)
+           AS change
+FROM (UNPIVOT (SELECT * FROM national_summary WHERE as_of IN (
+          SELECT as_of FROM vintages WHERE status = '{APPROVED}'))
+      ON {figures} INTO NAME figure VALUE value)
+"""
+
+
+def provinces_view_sql() -> str:
+    """The 31 provinces of the reference data (code, zh and en names, region), written
+    into the view itself: it reads no file."""
+    rows = ", ".join(
+        "(" + ", ".join(_quote_literal(v) for v in (p.code, p.name_zh, p.name_en, p.region)) + ")"
+        for p in provinces().values())
+    return f"SELECT * FROM (VALUES {rows}) AS p(code, name_zh, name_en, region)"
+
+
 def create_views(con, root: Root, upto: date | None = None,
                  commits: dict[date, Commit] | None = None) -> dict[date, Commit]:
     """Create in DuckDB connection `con` a view per table over the committed vintages
-    (as-of dates ≤ `upto` when given), a `latest_<table>` view per table and `revisions`;
+    (as-of dates ≤ `upto` when given), a `latest_<table>` view per table, `revisions`,
+    `revision_history` and `provinces`;
     returns the commit records the views read."""
     location = locate(root)
     open_store(con, location)
@@ -115,6 +140,8 @@ def create_views(con, root: Root, upto: date | None = None,
         con.execute(f"CREATE OR REPLACE VIEW {_quote_ident('latest_' + table.name)} AS "
                     f"{latest_view_sql(table)}")
     con.execute(f"CREATE OR REPLACE VIEW revisions AS {revisions_view_sql()}")
+    con.execute(f"CREATE OR REPLACE VIEW revision_history AS {revision_history_view_sql()}")
+    con.execute(f"CREATE OR REPLACE VIEW provinces AS {provinces_view_sql()}")
     return commits
 
 

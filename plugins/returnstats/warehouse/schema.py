@@ -122,10 +122,40 @@ QUARANTINE = Table(
         _c("version", _I, "Package version."),
         _c("record_id", _S, "record_id of the row (for enterprise rows: the USCC as given)."),
         _c("rule", _S, "Stable rule id, e.g. worker.mode.unknown."),
-        _c("severity", _S, "error (record quarantined) or warning (record kept, flagged)."),
+        _c("severity", _S, "Always error: the record is quarantined, not counted."),
         _c("detail", _S, "What was wrong, without personal data."),
     ),
-    "Record-level findings: errors (quarantined rows) and warnings (flagged rows).",
+    "Quarantined records: one row per (record, error rule). count(DISTINCT (package, file, "
+    "row_number)) counts records; warnings are in record_flags.",
+)
+
+RECORD_FLAGS = Table(
+    "record_flags",
+    ("as_of", "package", "file", "row_number", "rule"),
+    tuple(Column(c.name, c.type, "Always warning: the record is kept and counted."
+                 if c.name == "severity" else c.description) for c in QUARANTINE.columns),
+    "Records kept and counted but flagged by a warning rule: one row per (record, rule).",
+)
+
+REPORT_CHECKS = Table(
+    "report_checks",
+    ("as_of", "package", "check"),
+    (
+        _c("package", _S, "Package name; null for report.province.missing."),
+        _c("check", _S, "report.declared_totals.mismatch, report.package.late or "
+                        "report.province.missing."),
+        _c("province", _S, "Province of the package, or the province missing."),
+        _c("report_date", _D, "Report date of the package, or the date a province is missing."),
+        _c("version", _I, "Package version; null for report.province.missing."),
+        _c("figure", _S, "The declared figure that differs (returns_by_mode.<mode> or "
+                         "key_enterprises_resolved); null for the other checks."),
+        _c("declared", _I, "The figure as the manifest's declared_totals state it."),
+        _c("observed", _I, "The same figure counted over the package's accepted records."),
+        _c("detail", _S, "The finding in words."),
+    ),
+    "Report-level findings of SPEC §3.3: one row per differing declared figure of an active "
+    "package, one per package first processed after its report date, one per province "
+    "without a package for the as-of date.",
 )
 
 LEDGER = Table(
@@ -168,5 +198,5 @@ VINTAGES = Table(
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (NATIONAL_SUMMARY, RETURNS_DAILY, ENTERPRISES_DAILY, PERSON_RETURNS, QUARANTINE,
-              LEDGER, VINTAGES)
+              RECORD_FLAGS, REPORT_CHECKS, LEDGER, VINTAGES)
 }

@@ -160,9 +160,11 @@ def recover(root: Root, now: datetime | None = None) -> list[str]:
 
     Kept: every file named by a date's current record, or by any record younger than
     `RETENTION`. Removed: files of superseded records, and files of a publish killed
-    before its record (named by none); on a local root also the writers' `.tmp/` (and the
-    `.trash/` of the directory swap of earlier versions). Call it holding the writer lock,
-    as publish does: it must not run while a publish writes."""
+    before its record (named by none) with the half-written record in `.tmp/`, and every
+    file of the layouts of earlier versions (`part-0.parquet`, the segmented
+    `person_returns` partition with its `_vintage.json`, and the `.trash/` of their
+    two-rename directory swap, which this version never makes). Call it holding the writer
+    lock, as publish does: it must not run while a publish writes."""
     location = locate(root)
     if not location.fs.exists(location.path):
         return []
@@ -178,7 +180,8 @@ def recover(root: Root, now: datetime | None = None) -> list[str]:
         for path in location.glob(table_name, "as_of=*", "*"):
             relative = path.removeprefix(root_prefix)
             if relative not in keep:
-                location.fs.rm(path)
+                # A directory is no layout of this version: a leftover, removed whole.
+                location.fs.rm(path, recursive=location.fs.isdir(path))
                 removed.append(relative)
     if location.is_local:
         for leftover in (TMP_DIR, ".trash"):
