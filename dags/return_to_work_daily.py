@@ -10,7 +10,9 @@ province, named "44 广东 Guangdong": read, validate and stage its new packages
 the province has no accepted package for D) → `collect_ingest` records provinces whose
 ingest failed after its retries (their packages are rejected for the day and retried by the
 next run; the day goes on without them) → `check_cutoff` (skipped when provinces are
-missing: it names them and alerts the on-call) and `build_data_docs` → `link_persons` →
+missing: it names them and alerts the on-call) and `build_data_docs` → `link_persons`
+(applies a reviewer's decisions, writes the day's uncertain pairs for clerical review:
+docs/linkage.md) →
 `publish_warehouse` writes every table and commits vintage D, *held* (each table is an
 Asset, `returnstats.<table>`) → `render_bulletin` → `release_bulletin`: with
 `RETURNSTATS_APPROVAL=auto` a complete vintage is approved by `auto`; with `required` →
@@ -244,6 +246,7 @@ def return_to_work_daily():
         from airflow.sdk.exceptions import AirflowFailException
         from returnstats.campaign import CampaignMismatch, check_key
         from returnstats.linkage.keys import KEY_VARIABLE, KeyMissing, key_fingerprint, resolve_key
+        from returnstats.linkage.review import DecisionError
         from returnstats.linkage.run import link_as_of
 
         settings = _settings()
@@ -254,8 +257,11 @@ def return_to_work_daily():
                       rekey=bool(get_current_context()["params"].get("rekey", False)))
         except (KeyMissing, CampaignMismatch) as error:
             raise AirflowFailException(str(error)) from error
-        return {**link_as_of(settings, _as_of(), key).stats,
-                "key_fingerprint": key_fingerprint(key)}
+        try:  # a reviewer's decisions file that cannot be read: named, no retry
+            stats = link_as_of(settings, _as_of(), key).stats
+        except DecisionError as error:
+            raise AirflowFailException(str(error)) from error
+        return {**stats, "key_fingerprint": key_fingerprint(key)}
 
     @task(outlets=list(TABLE_ASSETS.values()))
     def publish_warehouse(linked: dict) -> dict:

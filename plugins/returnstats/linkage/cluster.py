@@ -6,6 +6,10 @@ descending match probability in a union-find; an edge is skipped when it would j
 components holding different valid IDs, or when it would be a second join for both of its
 records (a record without an ID joins at most the best component it matches: it may not
 bridge two persons that were already formed).
+
+A reviewer's labels (review.py) come first: a match joins its two records' components
+before any edge (never two valid IDs), a non-match forbids any join that would put its two
+records in one person.
 """
 
 from __future__ import annotations
@@ -23,14 +27,18 @@ def extend_clusters(
     known_members: dict[int, int],
     known_attached: set[int],
     edges: pd.DataFrame,
-) -> tuple[dict[int, int], set[int]]:
+    must_link: Sequence[tuple[int, int]] = (),
+    cannot_link: Sequence[tuple[int, int]] = (),
+) -> tuple[dict[int, int], set[int], int]:
     """Grow known persons with new records (the incremental form of `cluster_records`).
 
     Records are numbered in founding order over known and new records together. A known
     person enters as its founding record's number (`known_roots`: root → valid ID or
     None); `known_members` maps the known records that appear in `edges` to their root,
     `known_attached` lists known records already joined by a probabilistic edge. Returns
-    the final root of every new record and known root, and the records newly attached.
+    the final root of every new record and known root, the records newly attached, and
+    the number of labels (`must_link`, `cannot_link`: record pairs, every record among
+    `known_members` or new) that could not be honoured.
     """
     parent: dict[int, int] = {root: root for root in known_roots}
     parent.update(known_members)
@@ -48,12 +56,21 @@ def extend_clusters(
             parent[i], i = root, parent[i]
         return root
 
+    # Per root, the records its component may never hold (reviewed non-matches).
+    apart: dict[int, set[int]] = {}
+
     def union(a: int, b: int) -> None:
         # The smaller number (the earlier record) stays root: labels are founding records.
         keep, drop = (a, b) if a < b else (b, a)
         parent[drop] = keep
         if drop in ids:
             ids.setdefault(keep, ids.pop(drop))
+        if drop in apart:
+            apart.setdefault(keep, set()).update(apart.pop(drop))
+
+    def kept_apart(a: int, b: int) -> bool:
+        return any(find(r) == b for r in apart.get(a, ())) or any(
+            find(r) == a for r in apart.get(b, ()))
 
     first_with_id: dict[str, int] = {v: root for root, v in known_roots.items()
                                      if isinstance(v, str)}
@@ -66,7 +83,27 @@ def extend_clusters(
             else:
                 first_with_id[value] = int(rid)
 
+    unmet = 0
+    for left, right in cannot_link:
+        a, b = find(left), find(right)
+        if a == b:
+            unmet += 1
+            continue
+        apart.setdefault(a, set()).add(right)
+        apart.setdefault(b, set()).add(left)
+
     attached: set[int] = set()
+    for left, right in must_link:
+        a, b = find(left), find(right)
+        if a == b:
+            continue
+        id_a, id_b = ids.get(a), ids.get(b)
+        if (id_a is not None and id_b is not None and id_a != id_b) or kept_apart(a, b):
+            unmet += 1
+            continue
+        union(a, b)
+        attached.update((left, right))
+
     ordered = edges.sort_values(
         ["match_probability", "rid_l", "rid_r"], ascending=[False, True, True], kind="mergesort"
     )
@@ -80,14 +117,14 @@ def extend_clusters(
             continue
         left_done = left in attached or left in known_attached
         right_done = right in attached or right in known_attached
-        if left_done and right_done:
+        if (left_done and right_done) or kept_apart(a, b):
             continue
         union(a, b)
         attached.update((left, right))
 
     final = {int(rid): find(int(rid)) for rid in new_rids}
     final.update({root: find(root) for root in known_roots})
-    return final, attached
+    return final, attached, unmet
 
 
 def cluster_records(id_numbers: Sequence[str | None], edges: pd.DataFrame) -> np.ndarray:
@@ -95,5 +132,5 @@ def cluster_records(id_numbers: Sequence[str | None], edges: pd.DataFrame) -> np
     known persons: `id_numbers[i]` is record i's valid ID or None, records indexed in
     founding order; `edges` has `rid_l`, `rid_r`, `match_probability`."""
     rids = range(len(id_numbers))
-    final, _ = extend_clusters(rids, list(id_numbers), {}, {}, set(), edges)
+    final, _, _ = extend_clusters(rids, list(id_numbers), {}, {}, set(), edges)
     return np.fromiter((final[i] for i in rids), dtype=np.int64, count=len(id_numbers))

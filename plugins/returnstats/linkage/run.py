@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from returnstats.config import Settings
 from returnstats.linkage import model as linkage_model
-from returnstats.linkage import store
+from returnstats.linkage import review, store
 from returnstats.linkage.cluster import extend_clusters
 from returnstats.linkage.state import (
     FOUNDING_ORDER,
@@ -76,38 +76,89 @@ class LinkResult:
                                         ("package", "file", "row_number")]).to_pandas()
 
 
-def score_pairs(connection: Any, settings: dict[str, Any]) -> pd.DataFrame:
-    """Probabilistic edges at or above the threshold with given-name agreement, between
-    two records of which at least one is new: new records against each other and against
-    the known records in the working set, in one Splink prediction.
-
-    Reads the `profile` view, the `tf` table and the `w` table of `connection`; `rid_l <
-    rid_r` in every edge."""
+def _linker(connection: Any, table: str, settings: dict[str, Any]) -> tuple[Any, Any]:
+    """A Splink linker over `table` of `connection` with the run's term frequencies
+    (`tf`), and that table as a Splink frame."""
     from splink import DuckDBAPI, Linker
 
     db_api = DuckDBAPI(connection)
-    profile = db_api.register("profile")
+    frame = db_api.register(table)
+    linker = Linker(frame, settings, log_level=logging.WARNING, validate_settings=False)
+    linker.table_management.register_term_frequency_lookup(db_api.register("tf"), "name_norm")
+    return linker, frame
+
+
+def score_pairs(connection: Any, settings: dict[str, Any],
+                band: tuple[float, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Probabilistic edges at or above the threshold with given-name agreement, between
+    two records of which at least one is new: new records against each other and against
+    the known records in the working set, in one Splink prediction; and the pairs of that
+    prediction in the review `band` [low, high) (none when None).
+
+    Reads the `profile` view, the `tf` table and the `w` table of `connection`; `rid_l <
+    rid_r` in every edge and pair."""
     # Known records were linked with each other by earlier runs: only pairs with a new
     # record are scored. The stored model was validated when trained; by design
     # household, destination and arrival have no null level (those columns are required).
     settings = {**settings, "blocking_rules_to_generate_predictions": [
         {**rule, "blocking_rule": f"({rule['blocking_rule']}) AND (l.is_new OR r.is_new)"}
         for rule in settings["blocking_rules_to_generate_predictions"]]}
-    linker = Linker(profile, settings, log_level=logging.WARNING, validate_settings=False)
-    linker.table_management.register_term_frequency_lookup(db_api.register("tf"), "name_norm")
+    linker, profile = _linker(connection, "profile", settings)
     threshold = linkage_model.MATCH_THRESHOLD
+    low, high = band or (threshold, threshold)
     scored = linker.inference.predict_within(
-        profile, threshold_match_probability=threshold, warning_mode="never")
-    edges = connection.sql(
+        profile, threshold_match_probability=min(low, threshold), warning_mode="never")
+    pairs = connection.sql(
         "SELECT least(p.rid_l, p.rid_r) AS rid_l, greatest(p.rid_l, p.rid_r) AS rid_r, "
-        f"p.match_probability FROM {scored.physical_name} AS p "
-        "JOIN w AS l ON l.rid = p.rid_l JOIN w AS r ON r.rid = p.rid_r "
-        f"WHERE p.match_probability >= $threshold AND {linkage_model.name_agreement_sql()} "
-        "ORDER BY 1, 2",
-        params={"threshold": threshold},
-    ).df()
+        f"p.match_probability, {linkage_model.name_agreement_sql()} AS names_agree "
+        f"FROM {scored.physical_name} AS p "
+        "JOIN w AS l ON l.rid = p.rid_l JOIN w AS r ON r.rid = p.rid_r ORDER BY 1, 2").df()
     scored.drop_table_from_database_and_remove_from_cache()
-    return edges
+    probability = pairs["match_probability"]
+    edges = pairs[(probability >= threshold) & pairs["names_agree"]]
+    uncertain = pairs[(probability >= low) & (probability < high)]
+    return (edges.drop(columns="names_agree").reset_index(drop=True),
+            uncertain.drop(columns="names_agree").reset_index(drop=True))
+
+
+def write_review(connection: Any, settings: dict[str, Any], pairs: pd.DataFrame,
+                 person: np.ndarray, directory: Path) -> None:
+    """The band `pairs` for a reviewer (`review.py`): `pairs.csv`, record references and
+    scores only, and Splink's comparison viewer of them, `dashboard.html`. Only these
+    pairs are compared again with Splink's per-comparison columns kept, so the day's
+    scoring does not carry them: each pair becomes two rows of a `review_profile`
+    blocked on the pair's number."""
+    review.prepare(directory)
+    connection.register("band_pairs", pairs.assign(pair=np.arange(len(pairs))))
+    refs = connection.sql(
+        "SELECT b.pair, b.match_probability, l.package AS a_package, l.file AS a_file, "
+        "l.row_number AS a_row, r.package AS b_package, r.file AS b_file, "
+        "r.row_number AS b_row FROM band_pairs AS b JOIN w AS l ON l.rid = b.rid_l "
+        "JOIN w AS r ON r.rid = b.rid_r ORDER BY b.pair").df()
+    same = person[pairs["rid_l"].to_numpy(np.int64)] == person[pairs["rid_r"].to_numpy(np.int64)]
+    pd.DataFrame({
+        "record_a": [review.record_ref(*row) for row in refs[["a_package", "a_file", "a_row"]]
+                     .itertuples(index=False)],
+        "record_b": [review.record_ref(*row) for row in refs[["b_package", "b_file", "b_row"]]
+                     .itertuples(index=False)],
+        "match_probability": refs["match_probability"].round(6),
+        "same_person": same,
+    }).to_csv(directory / "pairs.csv", index=False)
+    if pairs.empty:
+        return
+    connection.execute(
+        "CREATE TABLE review_profile AS SELECT 2 * b.pair + s.side AS review_id, b.pair, "
+        f"{', '.join('w.' + c for c in PROFILE_COLUMNS)} FROM band_pairs AS b "
+        "CROSS JOIN (VALUES (0), (1)) AS s(side) "
+        "JOIN w ON w.rid = CASE WHEN s.side = 0 THEN b.rid_l ELSE b.rid_r END")
+    linker, profile = _linker(connection, "review_profile", {
+        **settings, "unique_id_column_name": "review_id",
+        "retain_intermediate_calculation_columns": True, "retain_matching_columns": True})
+    predictions = linker.inference.predict_within(
+        profile, blocking_rules_to_generate_predictions=["l.pair = r.pair"],
+        warning_mode="never")
+    review.write_dashboard(linker, predictions, directory / "dashboard.html")
+    predictions.drop_table_from_database_and_remove_from_cache()
 
 
 _LINEAGE = 'package, file, "row_number"'
@@ -149,11 +200,14 @@ def _take_persons(connection: Any, deltas: list[store.DeltaRecords], ranges: str
 
 
 def _load_working_set(connection: Any, deltas: list[store.DeltaRecords], new: pa.Table,
-                      named: int, losing: bool) -> tuple[int, int, int]:
+                      named: int, losing: bool, relabel: bool) -> tuple[int, int, int]:
     """From the registered chain (`deltas`, `known_packages`, `lost_packages`; `losing`:
-    whether any package leaves) and `new_in`:
+    whether any package leaves), `new_in` and `labels_in` (`review.LABELS_SCHEMA`;
+    `relabel`: whether any label is new):
 
-    - `lost_keys`: the current persons of the records whose package left the state;
+    - `lost_keys`: the current persons of the records whose package left the state, and
+      of the records a reviewer decided on since the previous run (linked again, the
+      decision applied: `_cluster`);
     - `w`: the new records and the current records of every known person they reach or
       that lost records, numbered (`rid`) in founding order;
     - `tf`: each new name's share of all `named` records' names, as a full link counts it;
@@ -176,6 +230,13 @@ def _load_working_set(connection: Any, deltas: list[store.DeltaRecords], new: pa
         f"WHERE {'package IN (SELECT package FROM lost_packages)' if losing else 'false'}")
     connection.execute(
         f"CREATE TABLE lost_keys AS SELECT DISTINCT {latest} FROM lost_versions GROUP BY {_LINEAGE}")
+    if relabel:
+        connection.execute(
+            f"INSERT INTO lost_keys SELECT DISTINCT {latest} FROM deltas SEMI JOIN ("
+            'SELECT a_package AS package, a_file AS file, a_row AS "row_number" FROM labels_in '
+            'WHERE new UNION SELECT b_package, b_file, b_row FROM labels_in WHERE new) '
+            f'USING ({_LINEAGE}) WHERE package IN (SELECT package FROM known_packages) '
+            f"GROUP BY {_LINEAGE} EXCEPT SELECT * FROM lost_keys")
     reach = connection.sql(_reach_sql(connection)).fetchnumpy()
     connection.register("reach_taken", store.take(
         deltas, reach["seq"], reach["position"],
@@ -257,28 +318,45 @@ FROM labelled ORDER BY rid
 """
 
 
-def _cluster(connection: Any, edges: pd.DataFrame) -> tuple[np.ndarray, set[int]]:
-    """The person (rid of its founding record) of each record of `w`, by rid, and the
-    records newly attached by an edge. Valid IDs are joined in SQL; only the components
-    that edges touch go through the union-find of `cluster.extend_clusters`."""
+_LABEL_RIDS_SQL = """
+SELECT a.rid AS rid_a, b.rid AS rid_b, l.match FROM labels_in AS l
+JOIN w AS a ON a.package = l.a_package AND a.file = l.a_file AND a.row_number = l.a_row
+JOIN w AS b ON b.package = l.b_package AND b.file = l.b_file AND b.row_number = l.b_row
+ORDER BY 1, 2
+"""
+
+
+def _cluster(connection: Any, edges: pd.DataFrame) -> tuple[np.ndarray, set[int], int]:
+    """The person (rid of its founding record) of each record of `w`, by rid, the
+    records newly attached by an edge, and how many reviewer labels between records of
+    `w` could not be honoured (a match between two valid IDs, a non-match within one).
+    Valid IDs are joined in SQL; only the components that edges or labels touch go
+    through the union-find of `cluster.extend_clusters`."""
     seeds = connection.sql(_COMPONENTS_SQL).to_arrow_table()
     component = seeds["component"].to_numpy().astype(np.int64)
-    if edges.empty:
-        return component, set()
+    labels = connection.sql(_LABEL_RIDS_SQL).df()
+    if edges.empty and labels.empty:
+        return component, set(), 0
     ends = np.unique(np.concatenate([edges["rid_l"].to_numpy(np.int64),
-                                     edges["rid_r"].to_numpy(np.int64)]))
+                                     edges["rid_r"].to_numpy(np.int64),
+                                     labels["rid_a"].to_numpy(np.int64),
+                                     labels["rid_b"].to_numpy(np.int64)]))
     roots = np.unique(component[ends])
     # A component's valid ID is that of its records; its root is one of them.
     root_ids = dict(zip(roots.tolist(), seeds["id"].take(pa.array(roots)).to_pylist(),
                         strict=True))
     was_attached = seeds["attached"].take(pa.array(ends)).to_pylist()
-    final, attached = extend_clusters(
+    pairs = {match: list(zip(labels.loc[labels["match"] == match, "rid_a"].tolist(),
+                             labels.loc[labels["match"] == match, "rid_b"].tolist(), strict=True))
+             for match in (True, False)}
+    final, attached, unmet = extend_clusters(
         [], [], root_ids, dict(zip(ends.tolist(), component[ends].tolist(), strict=True)),
-        {rid for rid, flag in zip(ends.tolist(), was_attached, strict=True) if flag}, edges)
+        {rid for rid, flag in zip(ends.tolist(), was_attached, strict=True) if flag}, edges,
+        must_link=pairs[True], cannot_link=pairs[False])
     lookup = np.arange(len(component), dtype=np.int64)
     lookup[np.fromiter(final.keys(), np.int64, len(final))] = np.fromiter(
         final.values(), np.int64, len(final))
-    return lookup[component], attached
+    return lookup[component], attached, unmet
 
 
 def _count(connection: Any, sql: str) -> int:
@@ -287,11 +365,15 @@ def _count(connection: Any, sql: str) -> int:
 
 def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, key: bytes,
               active_packages: Collection[str] | None = None,
-              model_path: Path | None = None) -> LinkResult:
+              model_path: Path | None = None, labels: pa.Table | None = None,
+              review_dir: Path | None = None,
+              review_band: tuple[float, float] | None = None) -> LinkResult:
     """Link `new` (`state.new_state_rows` of the staged workers of packages not yet in
     `previous`) against the persons of the chain `previous`, after dropping its records of packages not in
-    `active_packages` (all kept when None); write the run's delta under `root` and the new
-    chain into `target`. Same inputs, same delta and chain."""
+    `active_packages` (all kept when None), honouring a reviewer's `labels`
+    (`review.LABELS_SCHEMA`); write the run's delta under `root` and the new chain into
+    `target`, and the scored pairs in `review_band` for review into `review_dir` (when
+    given). Same inputs, same delta and chain."""
     import duckdb
 
     started = time.perf_counter()
@@ -300,6 +382,8 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
     active = linked | new_packages if active_packages is None else set(active_packages)
     known_packages, lost_packages = linked & active, linked - active
     settings = linkage_model.load_model(model_path)
+    labels = review.LABELS_SCHEMA.empty_table() if labels is None else labels
+    relabel = pc.any(labels["new"]).as_py() or False
 
     root.mkdir(parents=True, exist_ok=True)
     spill = tempfile.TemporaryDirectory(prefix=".spill-", dir=root)
@@ -312,16 +396,23 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
         for name, packages in (("known_packages", known_packages), ("lost_packages", lost_packages)):
             connection.register(name, store.packages_table(previous, packages))
         new_named = new.num_rows - new["name_norm"].null_count
+        connection.register("labels_in", labels)
         known_in_w, lost_records, lost_named = _load_working_set(
-            connection, deltas, new, previous.named_records + new_named, bool(lost_packages))
+            connection, deltas, new, previous.named_records + new_named, bool(lost_packages),
+            relabel)
         named = previous.named_records - lost_named + new_named
         with_id = new.num_rows - new["id_number"].null_count
         relinked = _count(connection, "SELECT count(*) FROM w WHERE relink")
         no_score = (new.num_rows == 0 and relinked == 0) or (
             with_id == new.num_rows and known_in_w == 0)
-        edges = (pd.DataFrame({"rid_l": [], "rid_r": [], "match_probability": []}) if no_score
-                 else score_pairs(connection, settings))
-        person, attached = _cluster(connection, edges)
+        none = pd.DataFrame({"rid_l": pd.Series([], dtype=np.int64),
+                             "rid_r": pd.Series([], dtype=np.int64),
+                             "match_probability": pd.Series([], dtype=float)})
+        edges, uncertain = ((none, none) if no_score
+                            else score_pairs(connection, settings, review_band))
+        person, attached, labels_unmet = _cluster(connection, edges)
+        if review_dir is not None:
+            write_review(connection, settings, uncertain, person, review_dir)
         attached_now = np.zeros(len(person), dtype=bool)
         attached_now[np.fromiter(attached, np.int64, len(attached))] = True
         connection.register("linked", pa.table({"rid": np.arange(len(person)),
@@ -353,9 +444,12 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
             " - count(*) FILTER (WHERE NOT is_new AND merged))::BIGINT AS change "
             "FROM touched GROUP BY ALL HAVING change <> 0 ORDER BY ALL").to_arrow_table()
         merges = _count(connection, "SELECT count(*) FROM touched WHERE is_new AND rid <> person")
+        # Labels change the persons: a delta made with them is another delta.
+        labelled = (review.labels_digest(labels),) if labels.num_rows else ()
         name = store.delta_name(previous.deltas, sorted(active), sorted(new_packages),
                                 new.num_rows, linkage_model.model_digest(model_path),
-                                hmac.new(key, b"returnstats.delta", "sha256").hexdigest())
+                                hmac.new(key, b"returnstats.delta", "sha256").hexdigest(),
+                                *labelled)
         # `person` is its founding record's rid: each person's rows together, founding order.
         store.write_delta(root, name, connection, records_sql, touched_persons, dropped,
                           merged, order="person, rid")
@@ -382,6 +476,10 @@ def link_step(root: Path, previous: store.Chain, target: Path, new: pa.Table, ke
         "persons_touched": touched_persons.num_rows,
         "new_records_merged": merges,
         "edges_accepted": len(edges),
+        "review_pairs": len(uncertain),
+        "labels": labels.num_rows,
+        "labels_new": int(pc.sum(labels["new"]).as_py() or 0),
+        "labels_unmet": labels_unmet,
         "match_threshold": linkage_model.MATCH_THRESHOLD,
         "incremental": bool(previous.deltas),
         "seconds": round(time.perf_counter() - started, 3),
@@ -436,11 +534,15 @@ def link_as_of(settings: Settings, as_of: date, key: bytes) -> LinkResult:
 
     previous = previous_chain(settings, as_of)
     active = active_packages(settings, as_of)
+    reviews = review.review_root(settings.staging)
+    labels = review.take_decisions(reviews, store.linkage_root(settings.staging), as_of)
     linked = set(previous.packages)
     # Only the normalised rows outlive this line: the staged rows are freed before linking.
     new = new_state_rows(pa.concat_tables([WORKERS_SCHEMA.empty_table(), *(
         read_arrow(settings.staging, name, "workers") for name in active if name not in linked)]))
     result = link_step(store.linkage_root(settings.staging), previous,
-                       linkage_dir(settings, as_of), new, key, active_packages=active)
+                       linkage_dir(settings, as_of), new, key, active_packages=active,
+                       labels=labels, review_dir=reviews / f"as_of={as_of.isoformat()}",
+                       review_band=review.band())
     mirror.push(settings.staging, as_of)
     return result
