@@ -68,9 +68,9 @@ run: system-deps $(AIRFLOW_HOME)/.migrated
 	@$(PY) scripts/run_days.py $(SAMPLE_START) $(SAMPLE_LAST) --sample $(SAMPLE_DIR)
 	@$(PY) -m returnstats.bulletin.summary
 
-## make test: the whole test suite (unit, DAG, end to end)
+## make test: the whole test suite (unit, DAG, end to end; tests/scaleout beside the rest)
 test: system-deps $(DEV_STAMP) lock-check
-	$(PY) -m pytest
+	@scripts/test-suite $(PY) $(LOGS) $(PYTEST_ARGS)
 
 ## make lock: recompile requirements.txt and requirements-dev.txt from requirements*.in
 ## against Airflow's constraints (constraints/README.md); needs PyPI
