@@ -35,24 +35,31 @@ def _dates(first: date, last: date) -> list[date]:
 @contextlib.contextmanager
 def _output_to(path: Path) -> Iterator[None]:
     """Send this process's stdout and stderr (file descriptors, so child processes and
-    Airflow's handlers too) to `path` for the duration."""
+    Airflow's handlers too) to `path` for the duration.
+
+    Python-level output goes through one text stream over file descriptor 1 that is never
+    closed: loggers keep the stream they first saw (structlog does), and on a later day
+    that stream must write to that day's log, not fail as a closed file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
     saved, streams = (os.dup(1), os.dup(2)), (sys.stdout, sys.stderr)
-    with open(path, "ab") as log, open(path, "a", encoding="utf-8", buffering=1) as text:
+    with open(path, "ab") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
-        sys.stdout = sys.stderr = text  # also when sys.stdout is not fd 1 (under pytest)
+        sys.stdout = sys.stderr = _FD1  # also when sys.stdout is not fd 1 (under pytest)
         try:
             yield
         finally:
-            text.flush()
+            _FD1.flush()
             sys.stdout, sys.stderr = streams
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+_FD1 = open(1, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
 
 
 def _record_wall_clock(run_id: str, started: datetime) -> None:

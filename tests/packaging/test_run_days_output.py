@@ -25,3 +25,18 @@ def test_a_days_output_goes_to_its_log(tmp_path, capfd):
         assert line in text
     out, err = capfd.readouterr()
     assert "from fd 1" not in out and "from a child" not in err and "after" in out
+
+
+def test_a_stream_kept_by_a_logger_writes_to_the_later_days_log(tmp_path, capfd):
+    """structlog keeps the sys.stdout it first saw: on the next day that stream must write to
+    the next day's log, not raise "I/O operation on closed file" (make run died so)."""
+    first, second = tmp_path / "2020-02-17.log", tmp_path / "2020-02-18.log"
+    with run_days._output_to(first):
+        kept = sys.stdout
+        kept.write("day one\n")
+    with run_days._output_to(second):
+        kept.write("day two\n")
+        kept.flush()
+    assert "day one" in first.read_text(encoding="utf-8")
+    assert "day two" in second.read_text(encoding="utf-8")
+    assert "day two" not in first.read_text(encoding="utf-8")
