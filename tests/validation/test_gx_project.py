@@ -12,7 +12,7 @@ from returnstats.config import INCLUDE, REPO_ROOT
 from returnstats.validation import suites
 
 
-def test_the_project_opens_as_a_file_context_with_both_suites(tmp_path):
+def test_the_project_opens_as_a_file_context_with_every_suite(tmp_path):
     import great_expectations as gx
     import returnstats.validation.expectations  # noqa: F401 — the custom expectations
 
@@ -20,7 +20,7 @@ def test_the_project_opens_as_a_file_context_with_both_suites(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         context = gx.get_context(mode="file", project_root_dir=str(tmp_path))
-        for kind in suites.KINDS:
+        for kind in (*suites.KINDS, *suites.REPORT_KINDS):
             suite = context.suites.get(suites.suite_name(kind))
             rules = {e.meta["rule_id"] for e in suite.expectations}
             assert rules == {r.rule_id for r in suites.suite_rules(kind)}

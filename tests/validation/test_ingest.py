@@ -133,6 +133,26 @@ def test_ingest_saves_results_and_data_docs_are_built_once_for_the_run(settings)
     assert "gb11643" in rule_pages or "worker.id_number.invalid" in rule_pages
 
 
+def test_data_docs_show_the_report_checks_of_the_run(settings):
+    """SPEC §3.3 findings are in the Data Docs: the report suites' results, naming the
+    package and figure whose declared total differs, and the provinces missing."""
+    pkg = package(settings)
+    pkg.manifest_overrides["declared_totals"] = {
+        "returns_by_mode": {"special_train": 7, "chartered_bus": 0, "train_carriage": 0,
+                            "charter_flight": 0}, "key_enterprises_resolved": 1}
+    pkg.write()
+    ingest_province(settings, "44", D1)
+    folder = build_data_docs(settings, D1).parent
+    pages = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("validations/**/*.html")}
+    totals = next(html for name, html in pages.items() if "report.report_totals" in name)
+    assert "report.declared_totals.mismatch" in totals
+    assert "44_20200301_v1:returns_by_mode.special_train" in totals
+    provinces = next(html for name, html in pages.items() if "report.report_provinces" in name)
+    assert "report.province.missing" in provinces
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    assert "returnstats.report_totals" in index
+
+
 def test_the_pages_come_from_the_checkpoint_actions_in_the_gx_project(settings, tmp_path,
                                                                      monkeypatch):
     from returnstats.validation import data_docs

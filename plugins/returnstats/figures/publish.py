@@ -31,6 +31,7 @@ from returnstats.figures.sql import run_query
 from returnstats.reference import provinces
 from returnstats.release import Policy, figure_digests, publication
 from returnstats.validation.ledger import check_ledger as ledger_violations
+from returnstats.validation.report_checks import report_checks
 from returnstats.validation.staging import PACKAGES_SCHEMA, TOTALS_SCHEMA
 from returnstats.warehouse.location import Root
 from returnstats.warehouse.schema import (
@@ -155,9 +156,10 @@ def _vintage(inputs: FigureInputs, as_of: date, campaign_start: date,
     import duckdb
 
     values = {"as_of": as_of, "campaign_start": campaign_start}
+    staged = _staged_relations(inputs, as_of)
     con = duckdb.connect()
     try:
-        for name, relation in {**_staged_relations(inputs, as_of), **carried}.items():
+        for name, relation in {**staged, **carried}.items():
             con.register(name, relation)
         derived = ("person_returns",) if "persons" in carried else ()
         tables = {name: carried[name] if name in carried else run_query(con, name, values)
@@ -165,10 +167,13 @@ def _vintage(inputs: FigureInputs, as_of: date, campaign_start: date,
         con.register("returns_daily", tables["returns_daily"])
         con.register("merged_counts", tables["merged_counts"].cast(MERGED_COUNTS))
         for name in ("national_summary", "enterprises_daily", "quarantine", "record_flags",
-                     "report_checks", "ledger"):
+                     "ledger"):
             tables[name] = run_query(con, name, values)
     finally:
         con.close()
+    tables["report_checks"] = report_checks(
+        staged["ledger_staged"], staged["packages_staged"], staged["totals_staged"],
+        staged["provinces"]["code"].to_pylist(), as_of).table
     return tables
 
 

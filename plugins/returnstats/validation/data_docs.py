@@ -11,7 +11,9 @@ filesystem Data Docs site at the as-of folder, the saved results go into its (in
 validation results store, and the actions of the GX project's Checkpoint
 `include/gx/checkpoints/returnstats_data_docs.json` (its UpdateDataDocsAction) run over
 them, which renders the validation pages and the index (docs/validation.md says why the
-validation itself does not run through the Checkpoint).
+validation itself does not run through the Checkpoint). The report suites (SPEC §3.3,
+`validation/report_checks.py`) are validated here over the staged packages' meta.json,
+and their results join the site under the name `report`.
 """
 
 from __future__ import annotations
@@ -59,6 +61,24 @@ def saved_results(settings: Settings, as_of: date) -> list[tuple[str, str, bytes
             for f, data in zip(files, location.read_many(files), strict=True)]
 
 
+REPORT = "report"
+"""The name the report suites' results go under in the site (in place of a package)."""
+
+
+def report_results(settings: Settings, as_of: date) -> list[tuple[str, str, bytes]]:
+    """(`REPORT`, kind, JSON) of each report suite (SPEC §3.3) validated over the staged
+    packages of `as_of`: the findings publish writes to `report_checks`."""
+    from returnstats.reference import provinces
+    from returnstats.validation.report_checks import report_checks
+    from returnstats.validation.staging import read_report_inputs
+
+    inputs = read_report_inputs(settings, as_of)
+    found = report_checks(inputs["sent"], inputs["packages"], inputs["totals"],
+                          list(provinces()), as_of)
+    return [(REPORT, kind, json.dumps(result, ensure_ascii=False, default=str).encode("utf-8"))
+            for kind, result in found.results.items()]
+
+
 def build_data_docs(settings: Settings, as_of: date) -> Path | None:
     """Build the Data Docs site of `as_of` from every result saved for it; return its
     index.html.
@@ -70,7 +90,7 @@ def build_data_docs(settings: Settings, as_of: date) -> Path | None:
     try:
         folder = data_docs_dir(settings, as_of)
         folder.mkdir(parents=True, exist_ok=True)
-        results = saved_results(settings, as_of)
+        results = saved_results(settings, as_of) + report_results(settings, as_of)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return _build(folder, as_of, results)

@@ -345,6 +345,25 @@ def _totals_table(active: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=TOTALS_SCHEMA)
 
 
+SENT_SCHEMA = pa.schema([("package", _S), ("province", _S), ("report_date", _D)])
+
+
+def read_report_inputs(settings: Settings, as_of: date) -> dict[str, pa.Table]:
+    """What the report checks of D read (SPEC §3.3), from the packages' meta.json only:
+    `sent` (name, province and report date of every staged package, accepted or not),
+    `packages` and `totals` as in `StagedData`."""
+    metas = staged_metas(settings, as_of)
+    active = list(active_by_slot(metas).values())
+    return {
+        "sent": pa.Table.from_pylist(
+            [{"package": m["package"], "province": m["province"],
+              "report_date": date.fromisoformat(m["report_date"])}
+             for m in metas], schema=SENT_SCHEMA),
+        "packages": _packages_table(active),
+        "totals": _totals_table(active),
+    }
+
+
 def read_staged(settings: Settings, as_of: date) -> StagedData:
     """The staged packages with report_date ≤ as_of (see `StagedData`)."""
     metas = staged_metas(settings, as_of)

@@ -1,5 +1,8 @@
-"""Run the record-rule suites of the GX project in `include/gx/` on a prepared frame
-(SPEC §3.2): the expectations decide.
+"""Run the rule suites of the GX project in `include/gx/`: the expectations decide.
+
+Record suites (SPEC §3.2, `workers`, `enterprises`) validate a prepared file; report
+suites (SPEC §3.3, `report_*`) validate the small per-run frames of
+`validation/report_checks.py`.
 
 Each expectation carries its rule id, severity and a human detail in `meta` (and, for a
 warning, `treated_as_absent`: the columns staged as null on a flagged row); several
@@ -32,7 +35,11 @@ log = logging.getLogger(__name__)
 GX_PROJECT = INCLUDE / "gx"
 EXPECTATIONS_DIR = GX_PROJECT / "expectations"
 KINDS = ("workers", "enterprises")
-SEVERITIES = ("error", "warning")
+"""The record suites, one per file kind."""
+REPORT_KINDS = ("report_totals", "report_packages", "report_provinces")
+"""The report suites (SPEC §3.3): findings recorded in report_checks, never rejecting."""
+SEVERITIES = {**dict.fromkeys(KINDS, ("error", "warning")),
+              **dict.fromkeys(REPORT_KINDS, ("report",))}
 
 # Unexpected values may be personal data: the saved summary keeps counts only.
 _PRIVATE_RESULT_KEYS = (
@@ -78,8 +85,8 @@ def suite_path(kind: str) -> Path:
 
 @cache
 def _suite_json(kind: str) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"unknown file kind {kind!r}")
+    if kind not in SEVERITIES:
+        raise ValueError(f"unknown suite kind {kind!r}")
     return suite_path(kind).read_text(encoding="utf-8")
 
 
@@ -87,7 +94,7 @@ def suite_rules(kind: str) -> list[Rule]:
     """The rules of a suite, in order of first use (one per rule id)."""
     rules: dict[str, Rule] = {}
     for expectation in json.loads(_suite_json(kind))["expectations"]:
-        rule = _rule(expectation["meta"])
+        rule = _rule(expectation["meta"], kind)
         if rules.setdefault(rule.rule_id, rule) != rule:
             raise ValueError(f"{rule.rule_id}: expectations of one rule disagree on its "
                              "severity, detail or absent columns")
@@ -116,11 +123,17 @@ def suite_columns(kind: str) -> tuple[str, ...]:
     return tuple(columns)
 
 
-def _rule(meta: dict[str, Any]) -> Rule:
+def _description(rule: Rule) -> str:
+    """An expectation's text in the Data Docs: its rule, in place of GX's template."""
+    return f"{rule.rule_id} ({rule.severity}): {rule.detail}"
+
+
+def _rule(meta: dict[str, Any], kind: str) -> Rule:
     rule = Rule(meta["rule_id"], meta["severity"], meta["detail"],
                 tuple(meta.get("treated_as_absent", ())))
-    if rule.severity not in SEVERITIES:
-        raise ValueError(f"{rule.rule_id}: severity must be one of {SEVERITIES}")
+    if rule.severity not in SEVERITIES[kind]:
+        raise ValueError(f"{rule.rule_id}: severity in suite {suite_name(kind)} must be one "
+                         f"of {SEVERITIES[kind]}")
     return rule
 
 
@@ -144,10 +157,12 @@ class _Runner:
         source = self.context.data_sources.add_pandas("returnstats_prepared")
         self.batches = {}
         self.suites = {}
-        for kind in KINDS:
+        for kind in SEVERITIES:
             asset = source.add_dataframe_asset(kind)
             self.batches[kind] = asset.add_batch_definition_whole_dataframe(f"{kind}_file")
-            self.suites[kind] = gx.ExpectationSuite(**json.loads(_suite_json(kind)))
+            self.suites[kind] = suite = gx.ExpectationSuite(**json.loads(_suite_json(kind)))
+            for expectation in suite.expectations:  # what the Data Docs show of each rule
+                expectation.description = _description(_rule(expectation.meta, kind))
 
 
 _runner: _Runner | None = None
@@ -174,7 +189,7 @@ def _get_runner() -> _Runner:
 
 
 def run_suite(kind: str, prepared: pd.DataFrame) -> SuiteRun:
-    """Validate a prepared frame against the suite of its kind.
+    """Validate a prepared frame against the record suite of its kind.
 
     An empty file (header only) has nothing to validate: no findings.
     """
@@ -191,6 +206,27 @@ def run_suite(kind: str, prepared: pd.DataFrame) -> SuiteRun:
     # dozens of single columns.
     frame = prepared[list(suite_columns(kind))].copy()
     frame.index = pd.Index(prepared["row_number"].to_numpy(dtype="int64"))
+    result = _validate(kind, frame)
+    rows = _unexpected(kind, result, private=True)
+    findings = [RuleFinding(rule, np.unique(np.asarray(rows[rule.rule_id], dtype="int64")))
+                for rule in rules]
+    return SuiteRun(kind, findings, _summary(kind, result, len(prepared)))
+
+
+def run_report_suite(kind: str, frame: pd.DataFrame) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """Validate a report frame (SPEC §3.3) against its suite: the index labels each rule
+    found, by rule id, and the result as JSON (it holds no personal data: the unexpected
+    values and labels stay in it, for the Data Docs)."""
+    if frame.empty:
+        return ({rule.rule_id: [] for rule in suite_rules(kind)},
+                {"suite": suite_name(kind), "success": True, "rows": 0, "results": []})
+    result = _validate(kind, frame[list(suite_columns(kind))])
+    return _unexpected(kind, result, private=False), _summary(kind, result, len(frame))
+
+
+def _validate(kind: str, frame: pd.DataFrame) -> Any:
+    """GX's validation result of `frame` against the suite of `kind`, with the unexpected
+    rows (as index values) of every expectation that failed."""
     runner = _get_runner()
     with _runner_lock, warnings.catch_warnings():
         # GX keeps one batch per definition; the lock keeps concurrent callers apart.
@@ -215,24 +251,27 @@ def run_suite(kind: str, prepared: pd.DataFrame) -> SuiteRun:
                                "return_unexpected_index_query": False},
             )
     detailed = {_key(r.expectation_config): r for r in (second.results if second else [])}
-    results = [r if r.success else detailed[_key(r.expectation_config)]
-               for r in first.results]
-    rows: dict[str, list[np.ndarray]] = {rule.rule_id: [] for rule in rules}
-    for expectation_result in results:
-        rule = _rule(expectation_result.expectation_config.meta)
+    first.results = [r if r.success else detailed[_key(r.expectation_config)]
+                     for r in first.results]
+    return first
+
+
+def _unexpected(kind: str, validation: Any, private: bool) -> dict[str, list[Any]]:
+    """The index values each rule found, by rule id; with `private`, the unexpected values
+    are removed from the result (they may be personal data)."""
+    found: dict[str, list[Any]] = {rule.rule_id: [] for rule in suite_rules(kind)}
+    for expectation_result in validation.results:
+        rule = _rule(expectation_result.expectation_config.meta, kind)
         result = expectation_result.result or {}
         if not expectation_result.success and "unexpected_count" not in result:
             # A broken expectation must not pass silently as "no finding".
             raise RuntimeError(f"rule {rule.rule_id} could not be evaluated: "
                                f"{expectation_result.exception_info}")
-        rows[rule.rule_id].append(np.asarray(result.get("unexpected_index_list") or [],
-                                             dtype="int64"))
-        for key in _PRIVATE_RESULT_KEYS:
-            result.pop(key, None)
-    findings = [RuleFinding(rule, np.unique(np.concatenate(rows[rule.rule_id])))
-                for rule in rules]
-    first.results = results
-    return SuiteRun(kind, findings, _summary(kind, first, len(prepared)))
+        found[rule.rule_id].extend(result.get("unexpected_index_list") or [])
+        if private:
+            for key in _PRIVATE_RESULT_KEYS:
+                result.pop(key, None)
+    return found
 
 
 def _key(config: Any) -> str:
@@ -241,7 +280,7 @@ def _key(config: Any) -> str:
 
 
 def _summary(kind: str, result: Any, rows: int) -> dict[str, Any]:
-    """The validation result as JSON; the unexpected values were removed beforehand."""
+    """The validation result as JSON (a record suite's without its unexpected values)."""
     payload = result.to_json_dict()
     payload["suite"] = suite_name(kind)
     payload["rows"] = rows
