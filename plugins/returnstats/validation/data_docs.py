@@ -130,6 +130,7 @@ def _build(folder: Path, as_of: date, results: list[tuple[str, str, bytes]]) -> 
                 continue  # a header-only file: nothing was validated, nothing to render
             for key in _EXTRA_KEYS:
                 payload.pop(key, None)
+            payload["meta"] = {**(payload.get("meta") or {}), "run_id": run_id.to_json_dict()}
             suite_name = str(payload["suite_name"])
         except Exception as exc:  # noqa: BLE001 — one unreadable result must not hide the rest
             log.warning("data docs for %s: result %s/%s skipped (%s)", as_of.isoformat(),
@@ -152,13 +153,20 @@ def _build(folder: Path, as_of: date, results: list[tuple[str, str, bytes]]) -> 
 
 
 def _run_checkpoint_actions(run_id: Any, run_results: dict[Any, Any]) -> None:
-    """Run the actions of the project's Data Docs Checkpoint over saved results."""
+    """Run the actions of the project's Data Docs Checkpoint over saved results, as
+    `Checkpoint.run` does after validating: UpdateDataDocsActions first, each action's
+    result passed on to the next (GX's public `ValidationAction.run`)."""
+    from great_expectations.checkpoint.actions import ActionContext, UpdateDataDocsAction
     from great_expectations.checkpoint.checkpoint import Checkpoint, CheckpointResult
 
     checkpoint = Checkpoint.parse_obj(json.loads(CHECKPOINT_FILE.read_text(encoding="utf-8")))
     result = CheckpointResult(run_id=run_id, run_results=run_results,
                               checkpoint_config=checkpoint)
-    checkpoint._run_actions(result)  # GX's own action runner (UpdateDataDocsAction first)
+    action_context = ActionContext()
+    for action in sorted(checkpoint.actions,
+                         key=lambda a: not isinstance(a, UpdateDataDocsAction)):
+        action_context.update(action=action, action_result=action.run(
+            checkpoint_result=result, action_context=action_context))
 
 
 # GX's page templates load Bootstrap, jQuery, Vega and fonts from public CDNs, which a
