@@ -33,23 +33,31 @@ class Measure:
 
 @dataclass(frozen=True)
 class Target:
-    """A target of issue 8: `measured` (a measure name) must be ≤ `limit`."""
+    """A target: `measured` (a measure name) must be ≤ `limit`, or ≥ it when `at_least`
+    (a quality figure)."""
 
     name: str
     measured: str
     limit: float
     unit: str
     value: float | None = None
+    at_least: bool = False
+
+    @property
+    def sign(self) -> str:
+        return ">=" if self.at_least else "<="
 
     @property
     def verdict(self) -> str:
         if self.value is None:
             return "SKIP"
-        return "PASS" if self.value <= self.limit else "FAIL"
+        met = self.value >= self.limit if self.at_least else self.value <= self.limit
+        return "PASS" if met else "FAIL"
 
     def line(self) -> str:
         shown = "n/a" if self.value is None else format_value(self.value)
-        return f"bench.target.{self.name} {self.verdict} {shown}<={format_value(self.limit)}{self.unit}"
+        return (f"bench.target.{self.name} {self.verdict} "
+                f"{shown}{self.sign}{format_value(self.limit)}{self.unit}")
 
 
 @dataclass
@@ -72,8 +80,8 @@ class Report:
         return None
 
     def judge(self, targets: list[Target]) -> None:
-        self.targets = [Target(t.name, t.measured, t.limit, t.unit, self.get(t.measured))
-                        for t in targets]
+        self.targets = [Target(t.name, t.measured, t.limit, t.unit, self.get(t.measured),
+                               t.at_least) for t in targets]
 
     def lines(self) -> list[str]:
         return [m.line() for m in self.measures] + [t.line() for t in self.targets]
@@ -96,10 +104,11 @@ class Report:
                         f"{format_value(round(rps.value)) if rps else '':>12}"
                         f"{(format_value(rss.value) + ' MiB') if rss else '':>12}  {other}")
         if self.targets:
-            rows += ["", f"{'target':<28}{'measured':>12}{'limit':>12}  verdict"]
+            rows += ["", f"{'target':<28}{'measured':>12}{'limit':>14}  verdict"]
             for t in self.targets:
                 shown = "n/a" if t.value is None else format_value(t.value)
-                rows.append(f"{t.name:<28}{shown:>12}{format_value(t.limit) + ' ' + t.unit:>12}  {t.verdict}")
+                limit = f"{t.sign} {format_value(t.limit)} {t.unit}".rstrip()
+                rows.append(f"{t.name:<28}{shown:>12}{limit:>14}  {t.verdict}")
         return "\n".join(rows)
 
     def to_json(self) -> dict[str, Any]:
@@ -118,9 +127,12 @@ class Report:
 
 
 def format_value(value: float) -> str:
+    """Integers as they are; fractions below 1 (precision, recall) to 4 decimals, others
+    to 3, from 100 on to 1."""
     if float(value).is_integer():
         return str(int(value))
-    return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:.1f}"
+    digits = 4 if abs(value) < 1 else 3 if abs(value) < 100 else 1
+    return f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits > 1 else f"{value:.1f}"
 
 
 def parse_lines(text: str) -> dict[str, tuple[str, str]]:
