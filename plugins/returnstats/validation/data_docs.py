@@ -111,11 +111,16 @@ def _build(folder: Path, as_of: date, results: list[tuple[str, str, bytes]]) -> 
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    views = {"module_name": "returnstats.validation.data_docs_views"}
     context.add_data_docs_site(site_name=SITE_NAME, site_config={
         "class_name": "SiteBuilder",
         "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                           "base_directory": str(folder)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
+                               "view": {**views, "class_name": "IndexPageView"}},
+        "site_section_builders": {
+            section: {"view": {**views, "class_name": "PageView"}}
+            for section in ("expectations", "validations")},
     })
     # The run is named by its as-of date, not by the clock: a rerun renders the same site.
     run_id = RunIdentifier(run_name=as_of.isoformat(),
