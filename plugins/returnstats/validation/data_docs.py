@@ -128,6 +128,7 @@ def _build(folder: Path, as_of: date, results: list[tuple[str, str, bytes]]) -> 
                                              tzinfo=UTC))
     store = context.validation_results_store
     keys = []
+    succeeded: dict[str, bool] = {}
     for package, kind, data in results:
         try:
             payload: dict[str, Any] = json.loads(data.decode("utf-8"))
@@ -148,13 +149,40 @@ def _build(folder: Path, as_of: date, results: list[tuple[str, str, bytes]]) -> 
         # (the store loads dicts on read), which spares re-serialising every result.
         store.store_backend.set(store.key_to_tuple(key), payload)
         keys.append(key)
+        succeeded[key.batch_identifier] = bool(payload.get("success"))
     if keys:
         _run_checkpoint_actions(run_id, {key: store.get(key) for key in keys})
     else:
         context.build_data_docs(site_names=[SITE_NAME])  # the index of a run with no file
     for page in folder.rglob("*.html"):
         make_offline(page)
+    list_results(folder, succeeded)
     return folder / "index.html"
+
+
+def list_results(folder: Path, succeeded: dict[str, bool]) -> None:
+    """Write the run's results into the site's index as a plain table of links.
+
+    GX's index lists them through a script table loaded from a CDN, which `make_offline`
+    removes; without this list the offline index would link to nothing."""
+    import html
+
+    rows = []
+    for page in sorted(folder.glob("validations/**/*.html")):
+        batch = page.stem
+        if batch not in succeeded:
+            continue
+        suite = ".".join(page.relative_to(folder / "validations").parts[:-3])
+        status = "passed" if succeeded[batch] else "findings"
+        rows.append(f'<tr><td>{html.escape(suite)}</td><td><a href="'
+                    f'{html.escape(page.relative_to(folder).as_posix())}">{html.escape(batch)}'
+                    f"</a></td><td>{status}</td></tr>")
+    table = ('<section id="returnstats-results"><h2>Validation results of this run</h2>'
+             "<table><tr><th>suite</th><th>package.file (or report.suite)</th>"
+             "<th>status</th></tr>" + "".join(rows) + "</table></section>")
+    index = folder / "index.html"
+    text = index.read_text(encoding="utf-8")
+    index.write_text(text.replace("</body>", table + "</body>", 1), encoding="utf-8")
 
 
 def _run_checkpoint_actions(run_id: Any, run_results: dict[Any, Any]) -> None:
