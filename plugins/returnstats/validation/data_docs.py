@@ -164,9 +164,13 @@ def list_results(folder: Path, succeeded: dict[str, bool]) -> None:
     """Write the run's results into the site's index as a plain table of links.
 
     GX's index lists them through a script table loaded from a CDN, which `make_offline`
-    removes; without this list the offline index would link to nothing."""
+    removes; without this list the offline index would link to nothing. A Checkpoint
+    whose actions build no site leaves no index to write into."""
     import html
 
+    index = folder / "index.html"
+    if not index.is_file():
+        return
     rows = []
     for page in sorted(folder.glob("validations/**/*.html")):
         batch = page.stem
@@ -180,7 +184,6 @@ def list_results(folder: Path, succeeded: dict[str, bool]) -> None:
     table = ('<section id="returnstats-results"><h2>Validation results of this run</h2>'
              "<table><tr><th>suite</th><th>package.file (or report.suite)</th>"
              "<th>status</th></tr>" + "".join(rows) + "</table></section>")
-    index = folder / "index.html"
     text = index.read_text(encoding="utf-8")
     index.write_text(text.replace("</body>", table + "</body>", 1), encoding="utf-8")
 
